@@ -1,0 +1,261 @@
+//! The command line: argument parsing, reading inputs, printing results, exit codes.
+//!
+//! Exit codes: 0 success; 1 an error (message on stderr); 2 a usage error (from clap);
+//! 3 a batch finished but some of its lines were rejected (each reported by line number).
+
+mod card;
+
+use std::fs;
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config;
+use crate::corpus;
+use crate::model::{self, META_FILE, MODEL_FILE, TrainOptions};
+use crate::text::Analyzer;
+use crate::triage::{Pipeline, TriageRequest};
+
+/// fengqiao: conflict early warning and triage (矛盾纠纷预警与分流).
+#[derive(Debug, Parser)]
+#[command(name = "fengqiao", version, about)]
+pub struct Cli {
+    /// Directory with risk.toml, routing.toml and mediators.toml.
+    #[arg(long, global = true, env = "FENGQIAO_CONFIG", value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    /// Directory with the trained model.
+    #[arg(long, global = true, env = "FENGQIAO_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Triage a complaint: type, risk with reasons, tier and mediator.
+    Triage(TriageArgs),
+    /// Train the type and risk models from a corpus directory.
+    Train(TrainArgs),
+    /// Evaluate the model on labelled data, or train-and-test on any label set.
+    Eval(EvalArgs),
+}
+
+/// `fengqiao triage`.
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// The complaint; read from stdin when absent.
+    pub text: Option<String>,
+    /// Print the full result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Triage each line of a JSONL file (`-` for stdin): {"text", optional "region", "phone"};
+    /// one JSON result per line goes to stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub jsonl: Option<PathBuf>,
+    /// Region path of the dispute, e.g. 浙江省/绍兴市/诸暨市/枫桥镇/枫源村.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The caller's phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+}
+
+/// `fengqiao train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Corpus directory (all *.jsonl files beneath it).
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Where to write the model and meta.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `fengqiao eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labelled JSONL (text, type, risk) to evaluate the model on.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["train", "test"])]
+    pub data: Option<PathBuf>,
+    /// Training file (JSONL or CSV with `text` or `tokens`) for a temporary model.
+    #[arg(long, value_name = "FILE", requires_all = ["test", "label"])]
+    pub train: Option<PathBuf>,
+    /// Test file for the temporary model.
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<PathBuf>,
+    /// The label column or field to learn.
+    #[arg(long, value_name = "FIELD")]
+    pub label: Option<String>,
+    /// Regularisation C of the temporary model's learner.
+    #[arg(long)]
+    pub c: Option<f64>,
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let config_dir = config::resolve_dir(cli.config.as_deref(), "FENGQIAO_CONFIG", "config");
+    let models_dir = config::resolve_dir(cli.models.as_deref(), "FENGQIAO_MODELS", "models");
+    match cli.command {
+        Command::Triage(args) => triage(&config_dir, &models_dir, args),
+        Command::Train(args) => train(&config_dir, args),
+        Command::Eval(args) => eval(&config_dir, &models_dir, args),
+    }
+}
+
+fn load_pipeline(config_dir: &Path, models_dir: &Path) -> Result<Pipeline> {
+    let model = config::load_model(models_dir).context("loading the model (train one with `fengqiao train`)")?;
+    let risk = config::load_risk_rules(config_dir)?;
+    let routing = config::load_routing_rules(config_dir)?;
+    let roster = config::load_roster(config_dir)?;
+    Ok(Pipeline::new(model, risk, routing, roster)?)
+}
+
+fn read_stdin() -> Result<String> {
+    let mut bytes = Vec::new();
+    io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
+    decode(bytes, "stdin")
+}
+
+fn decode(bytes: Vec<u8>, what: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{what} is not valid UTF-8 (first bad byte at offset {}); convert it first, e.g. `iconv -f GB18030 -t UTF-8`",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn triage(config_dir: &Path, models_dir: &Path, args: TriageArgs) -> Result<i32> {
+    if let Some(path) = &args.jsonl {
+        return triage_jsonl(config_dir, models_dir, path);
+    }
+    let text = match args.text {
+        Some(t) => t,
+        None => read_stdin()?,
+    };
+    let pipeline = load_pipeline(config_dir, models_dir)?;
+    let req = TriageRequest { text, region: args.region, phone: args.phone };
+    let result = pipeline.triage(&req)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &result)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", card::render(&result))?;
+    }
+    Ok(0)
+}
+
+fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path) -> Result<i32> {
+    let mut pipeline = load_pipeline(config_dir, models_dir)?;
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(io::BufReader::new(io::stdin()))
+    } else {
+        Box::new(io::BufReader::new(fs::File::open(path).with_context(|| format!("opening {}", path.display()))?))
+    };
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("reading line {n}"))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let outcome = decode(line, &format!("line {n}"))
+            .and_then(|s| serde_json::from_str::<TriageRequest>(&s).map_err(|e| anyhow::anyhow!("line {n}: not a triage request: {e}")))
+            .and_then(|req| pipeline.triage(&req).map_err(|e| anyhow::anyhow!("line {n}: {e}")));
+        match outcome {
+            Ok(t) => {
+                pipeline.commit_assignment(&t);
+                let mut value = serde_json::to_value(&t)?;
+                value.as_object_mut().expect("a triage is an object").insert("line".into(), n.into());
+                serde_json::to_writer(&mut out, &value)?;
+                ok += 1;
+            }
+            Err(e) => {
+                progress.suspend(|| eprintln!("{e:#}"));
+                serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": format!("{e:#}")}))?;
+                failed += 1;
+            }
+        }
+        writeln!(out)?;
+        progress.set_message(format!("{ok} triaged, {failed} rejected"));
+        progress.tick();
+    }
+    out.flush()?;
+    progress.finish_and_clear();
+    eprintln!("{ok} triaged, {failed} rejected");
+    Ok(if failed > 0 { 3 } else { 0 })
+}
+
+fn train(config_dir: &Path, args: TrainArgs) -> Result<i32> {
+    let corpus_dir = config::resolve_dir(args.corpus.as_deref(), "FENGQIAO_CORPUS", "corpora");
+    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("models"));
+    let started = Instant::now();
+    let corpus = corpus::read_dir(&corpus_dir).with_context(|| format!("reading the corpus in {}", corpus_dir.display()))?;
+    eprintln!("read {} texts from {} files in {}", corpus.texts.len(), corpus.files.len(), corpus_dir.display());
+    let rules = config::load_risk_rules(config_dir)?;
+    eprintln!("training (features, type head, risk head, fusion; 5-fold cross-fitting)…");
+    let (bundle, meta) = model::train(Analyzer::global(), &corpus.texts, &corpus.sha256, &rules, &TrainOptions::default())?;
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    write_atomically(&out_dir.join(MODEL_FILE), &bundle.to_bytes())?;
+    write_atomically(&out_dir.join(META_FILE), format!("{}\n", serde_json::to_string_pretty(&meta)?).as_bytes())?;
+    eprintln!(
+        "trained on {} texts in {:.1} s (total {:.1} s); dev n={}: type accuracy {:.3}, macro-F1 {:.3}; risk macro-F1 {:.3}, red recall {:.3}",
+        meta.corpus.n_train,
+        meta.train_seconds,
+        started.elapsed().as_secs_f64(),
+        meta.dev.n,
+        meta.dev.dispute_type.accuracy,
+        meta.dev.dispute_type.macro_f1,
+        meta.dev.risk.macro_f1,
+        meta.dev.risk.extra.get("recall_red").copied().unwrap_or(0.0),
+    );
+    eprintln!("wrote {} and {}", out_dir.join(MODEL_FILE).display(), out_dir.join(META_FILE).display());
+    Ok(0)
+}
+
+/// Writes a file so that a reader sees either the old or the new content, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+fn eval(config_dir: &Path, models_dir: &Path, args: EvalArgs) -> Result<i32> {
+    let analyzer = Analyzer::global();
+    let report = match (&args.data, &args.train, &args.test, &args.label) {
+        (Some(data), None, None, _) => {
+            let records = corpus::read_file(data)?;
+            let model = config::load_model(models_dir).context("loading the model")?;
+            let rules = config::load_risk_rules(config_dir)?;
+            serde_json::to_value(model.evaluate(analyzer, &records, &rules)?)?
+        }
+        (None, Some(train), Some(test), Some(label)) => {
+            let train_records = corpus::read_file(train)?;
+            let test_records = corpus::read_file(test)?;
+            let mut opts = TrainOptions::default();
+            if let Some(c) = args.c {
+                if !(c.is_finite() && c > 0.0) {
+                    bail!("--c must be a positive number");
+                }
+                opts.type_learner.c = c;
+            }
+            let metrics = model::train_and_evaluate(analyzer, &train_records, &test_records, label, &opts)?;
+            serde_json::json!({ label: metrics, "n": test_records.len(), "n_train": train_records.len() })
+        }
+        _ => bail!("give either --data FILE, or --train FILE --test FILE --label FIELD"),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(0)
+}

@@ -1,0 +1,144 @@
+//! Explicit risk cues: regular expressions over normalized text, each with a level and a reason.
+
+use regex::{Regex, RegexSet};
+use serde::{Deserialize, Serialize};
+
+use super::RiskConfigError;
+use crate::labels::RiskLevel;
+
+/// One cue as written in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CueSpec {
+    id: String,
+    level: RiskLevel,
+    reason: String,
+    patterns: Vec<String>,
+    #[serde(default)]
+    unless_before: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Cue {
+    id: String,
+    level: RiskLevel,
+    reason: String,
+    patterns: Vec<Regex>,
+    unless_before: Vec<Regex>,
+}
+
+/// A cue that matched a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CueHit {
+    /// The cue's id, e.g. `weapon`.
+    pub id: String,
+    /// The level the cue demands at least.
+    pub level: RiskLevel,
+    /// The operator-facing reason.
+    pub reason: String,
+    /// The words that matched.
+    pub matched: String,
+}
+
+/// All cues, with a combined pattern set so that a text is scanned once to learn which cues
+/// may match before any single pattern runs.
+#[derive(Debug, Clone)]
+pub struct CueSet {
+    cues: Vec<Cue>,
+    /// Pattern `i` of the set belongs to cue `owner[i]`.
+    set: RegexSet,
+    owner: Vec<usize>,
+}
+
+fn compile(cue: &str, pattern: &str) -> Result<Regex, RiskConfigError> {
+    Regex::new(pattern).map_err(|e| RiskConfigError::Pattern { cue: cue.into(), pattern: pattern.into(), message: e.to_string() })
+}
+
+impl CueSet {
+    pub(super) fn new(specs: Vec<CueSpec>) -> Result<CueSet, RiskConfigError> {
+        let mut cues = Vec::new();
+        let mut all = Vec::new();
+        let mut owner = Vec::new();
+        for (i, s) in specs.into_iter().enumerate() {
+            let patterns = s.patterns.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
+            let unless_before = s.unless_before.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
+            for p in &s.patterns {
+                all.push(p.clone());
+                owner.push(i);
+            }
+            cues.push(Cue { id: s.id, level: s.level, reason: s.reason, patterns, unless_before });
+        }
+        let set = RegexSet::new(&all).map_err(|e| RiskConfigError::Pattern { cue: "(all)".into(), pattern: String::new(), message: e.to_string() })?;
+        Ok(CueSet { cues, set, owner })
+    }
+
+    /// Number of cues.
+    pub fn len(&self) -> usize {
+        self.cues.len()
+    }
+
+    /// True if there are no cues.
+    pub fn is_empty(&self) -> bool {
+        self.cues.is_empty()
+    }
+
+    /// Finds the cues that match a normalized text, at most one hit per cue, highest level first.
+    pub fn scan(&self, normalized: &str) -> Vec<CueHit> {
+        let mut candidates: Vec<usize> = self.set.matches(normalized).into_iter().map(|p| self.owner[p]).collect();
+        candidates.dedup();
+        let mut hits = Vec::new();
+        for i in candidates {
+            let cue = &self.cues[i];
+            let found = cue.patterns.iter().flat_map(|p| p.find_iter(normalized)).find(|m| {
+                let window_start = normalized[..m.start()].char_indices().rev().nth(7).map_or(0, |(at, _)| at);
+                let before = &normalized[window_start..m.start()];
+                !cue.unless_before.iter().any(|u| u.is_match(before))
+            });
+            if let Some(m) = found {
+                hits.push(CueHit { id: cue.id.clone(), level: cue.level, reason: cue.reason.clone(), matched: m.as_str().to_string() });
+            }
+        }
+        hits.sort_by(|a, b| b.level.cmp(&a.level));
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::labels::RiskLevel::{self, *};
+    use crate::risk::RiskRules;
+    use crate::text::normalize;
+
+    fn check(text: &str, expect: Option<(RiskLevel, &str)>) {
+        let rules = RiskRules::from_toml(include_str!("../../config/risk.toml")).unwrap();
+        let hits = rules.cues.scan(&normalize(text));
+        let top = hits.first().map(|h| (h.level, h.id.as_str()));
+        assert_eq!(top, expect, "cues for {text:?}: {hits:?}");
+    }
+
+    #[test]
+    fn red_cues() {
+        check("他扬言今晚带着汽油去包工头家,要跟他同归于尽", Some((Red, "weapon")));
+        check("男子站在楼顶上说不给钱就跳下去", Some((Red, "self_harm_now")));
+        check("两家人已经动手了,现在还在打", Some((Red, "violence_now")));
+        check("三十多名工人围住了项目部大门", Some((Red, "crowd_now")));
+        check("樓上那個人說明天就弄死他", Some((Red, "threat_with_time")));
+    }
+
+    #[test]
+    fn orange_and_yellow_cues() {
+        check("再不解决我真的不想活了", Some((Orange, "self_harm_vague")));
+        check("工人们商量着要去市政府拉横幅", Some((Orange, "group_action")));
+        check("快过年了工钱还没发", Some((Orange, "deadline")));
+        check("已经打了好几次12345都没人管", Some((Yellow, "repeated")));
+        check("再不处理就去北京上访", Some((Yellow, "petition")));
+    }
+
+    #[test]
+    fn negations_plans_and_sales_do_not_fire_red() {
+        check("双方情绪激动但没有动手打人", None);
+        check("商场跳楼价清仓,买到的衣服质量差", None);
+        check("工人们准备明天去堵住项目部大门", Some((Orange, "group_action")));
+        check("邻居家的狗晚上叫,希望协调", None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Text handling shared by every layer: normalization, personal-data detection and segmentation.
+//!
+//! This module does no I/O beyond reading the domain dictionary compiled into the binary. The one
+//! [`Analyzer`] built here serves training, triage and (later) indexing and queries, so a word is
+//! cut the same way wherever it appears.
+
+mod normalize;
+mod people;
+mod pii;
+mod segment;
+
+pub use normalize::{fold_width, has_han, is_han, normalize};
+pub use people::people_count;
+pub use pii::{PersonalData, PersonalDataKind, find_personal_data, mask};
+pub use segment::{Analyzed, Analyzer};
+
+/// The longest text, in characters, that the pipeline accepts. Real complaints run to a few
+/// thousand characters; anything longer is almost always a pasted document or a mistake.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Why a text cannot be triaged. Each message says what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Nothing but whitespace, control characters or nothing at all.
+    #[error("the text is empty; paste the complaint itself")]
+    Empty,
+    /// Longer than [`MAX_TEXT_CHARS`].
+    #[error("the text has {chars} characters, more than the limit of {limit}; split it into separate complaints or shorten it")]
+    TooLong {
+        /// Characters in the text.
+        chars: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No Chinese character at all: the models only read Chinese.
+    #[error("the text contains no Chinese characters; fengqiao triages complaints written in Chinese (simplified or traditional)")]
+    NoChinese,
+}
+
+/// Checks a raw text against the input rules before any work is done on it.
+pub fn validate(raw: &str) -> Result<(), TextError> {
+    let chars = raw.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(TextError::TooLong { chars, limit: MAX_TEXT_CHARS });
+    }
+    if raw.chars().all(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}') {
+        return Err(TextError::Empty);
+    }
+    if !has_han(raw) {
+        return Err(TextError::NoChinese);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_rejects_each_kind_of_bad_input_with_its_own_error() {
+        assert_eq!(validate(""), Err(TextError::Empty));
+        assert_eq!(validate(" \t\n\u{3000}\u{feff}\u{0007}"), Err(TextError::Empty));
+        assert_eq!(validate("hello, my neighbour is noisy 😡"), Err(TextError::NoChinese));
+        let long = "吵".repeat(MAX_TEXT_CHARS + 1);
+        assert!(matches!(validate(&long), Err(TextError::TooLong { .. })));
+        assert_eq!(validate("楼上漏水😡"), Ok(()));
+    }
+}

@@ -1,0 +1,210 @@
+//! The triage pipeline: normalize → segment → classify → assess risk → route, with the reasons
+//! for each step. [`Pipeline`] holds everything loaded once; [`Pipeline::triage`] is pure.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::classify::ModelError;
+use crate::labels::RiskLevel;
+use crate::model::{ModelBundle, Prediction};
+use crate::risk::{RiskReason, RiskRules};
+use crate::routing::{CaseFacts, RegionError, RegionPath, Roster, Routing, RoutingRules};
+use crate::text::{self, Analyzer, PersonalData, TextError};
+
+/// One complaint to triage.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageRequest {
+    /// The complaint as pasted.
+    pub text: String,
+    /// Where the dispute is, e.g. `浙江省/绍兴市/诸暨市/枫桥镇/枫源村`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The caller's phone number, if taken.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Why a request cannot be triaged.
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    /// The text breaks an input rule.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// The region path is malformed.
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    /// The model lacks a head (an internal problem: the model on disk is not a triage model).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// The dispute type with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeResult {
+    /// Type code.
+    pub label: String,
+    /// The name users see.
+    pub name: String,
+    /// Calibrated probability of `label`.
+    pub probability: f32,
+    /// Probabilities of every type.
+    pub probabilities: BTreeMap<String, f32>,
+    /// The words that pointed to this type most strongly.
+    pub terms: Vec<String>,
+}
+
+/// The risk with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskResult {
+    /// Final level.
+    pub level: RiskLevel,
+    /// The name users see.
+    pub name: String,
+    /// Fused probabilities by level.
+    pub probabilities: BTreeMap<RiskLevel, f32>,
+    /// The level the models alone gave.
+    pub model_level: RiskLevel,
+    /// The highest cue level, if any cue matched.
+    pub cue_floor: Option<RiskLevel>,
+    /// Every reason, highest level first.
+    pub reasons: Vec<RiskReason>,
+}
+
+/// The full triage result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Triage {
+    /// Characters in the submitted text.
+    pub chars: usize,
+    /// The text as analyzed (simplified, folded).
+    pub normalized: String,
+    /// Phone and ID numbers found in the submitted text (byte spans).
+    pub personal_data: Vec<PersonalData>,
+    /// The submitted text with personal data masked.
+    pub masked_text: String,
+    /// Dispute type.
+    #[serde(rename = "type")]
+    pub dispute_type: TypeResult,
+    /// Escalation risk.
+    pub risk: RiskResult,
+    /// People involved, if the text says.
+    pub people: Option<u32>,
+    /// The region given with the request.
+    pub region: Option<String>,
+    /// The routing decision.
+    pub routing: Routing,
+}
+
+/// The Chinese names of the TAXONOMY type codes; other codes are shown as they are.
+pub fn type_name(code: &str) -> &str {
+    match code {
+        "family" => "婚姻家庭",
+        "neighbor" => "邻里纠纷",
+        "labor" => "劳动争议",
+        "property_mgmt" => "物业纠纷",
+        "land" => "土地山林",
+        "demolition" => "征地拆迁",
+        "housing" => "房屋买卖租赁",
+        "consumer" => "消费维权",
+        "debt" => "借贷合同",
+        "medical" => "医疗纠纷",
+        "traffic" => "交通事故",
+        "environment" => "环境污染",
+        "other" => "其他",
+        _ => code,
+    }
+}
+
+/// Everything triage needs, loaded once.
+pub struct Pipeline {
+    analyzer: &'static Analyzer,
+    model: ModelBundle,
+    risk_rules: RiskRules,
+    routing: RoutingRules,
+    roster: Roster,
+}
+
+impl Pipeline {
+    /// Puts the parts together.
+    pub fn new(model: ModelBundle, risk_rules: RiskRules, routing: RoutingRules, roster: Roster) -> Result<Pipeline, ModelError> {
+        model.text.head("type")?;
+        model.text.head("risk")?;
+        Ok(Pipeline { analyzer: Analyzer::global(), model, risk_rules, routing, roster })
+    }
+
+    /// The roster as it stands (loads change as cases are assigned).
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// Records the assignment a triage recommended, so the next case sees the new load.
+    pub fn commit_assignment(&mut self, t: &Triage) {
+        if let Some(m) = &t.routing.mediator {
+            self.roster.assign(&m.id);
+        }
+    }
+
+    /// Triages one complaint.
+    pub fn triage(&self, req: &TriageRequest) -> Result<Triage, TriageError> {
+        text::validate(&req.text)?;
+        let region = req.region.as_deref().filter(|r| !r.trim().is_empty()).map(RegionPath::parse).transpose()?;
+        let doc = self.analyzer.analyze(&req.text);
+        let Prediction { features, type_probs, type_index, text_risk, risk } = self.model.predict(&doc, &self.risk_rules)?;
+        let type_head = self.model.text.head("type")?;
+        let risk_head = self.model.text.head("risk")?;
+        let labels = type_head.classes();
+        let label = labels[type_index].clone();
+        let dispute_type = TypeResult {
+            name: type_name(&label).to_string(),
+            probability: type_probs[type_index],
+            probabilities: labels.iter().cloned().zip(type_probs.iter().copied()).collect(),
+            terms: self.model.text.strongest_terms(type_head, &features, type_index, 5),
+            label,
+        };
+
+        let mut reasons: Vec<RiskReason> = risk
+            .cues
+            .iter()
+            .map(|c| RiskReason { source: "cue", level: c.level, text: format!("{}（“{}”）", c.reason, c.matched) })
+            .collect();
+        let model_index = risk.model_level.index();
+        let terms = self.model.text.strongest_terms(risk_head, &features, model_index, 5);
+        let mut model_reason = format!(
+            "模型判断为{}（概率{:.0}%，文本模型单独为{:.0}%）",
+            risk.model_level.chinese(),
+            risk.probabilities[model_index] * 100.0,
+            text_risk[model_index] * 100.0
+        );
+        if !terms.is_empty() {
+            model_reason.push_str(&format!("，主要依据：{}", terms.iter().map(|t| format!("“{t}”")).collect::<Vec<_>>().join("、")));
+        }
+        reasons.push(RiskReason { source: "model", level: risk.model_level, text: model_reason });
+        reasons.sort_by(|a, b| b.level.cmp(&a.level));
+
+        let people = text::people_count(&doc.normalized);
+        let routing = self.routing.route(
+            &CaseFacts { dispute_type: &dispute_type.label, risk: risk.level, region: region.as_ref(), people },
+            &self.roster,
+        );
+        let personal_data = text::find_personal_data(&req.text);
+        Ok(Triage {
+            chars: req.text.chars().count(),
+            masked_text: text::mask(&req.text, &personal_data),
+            personal_data,
+            normalized: doc.normalized,
+            risk: RiskResult {
+                level: risk.level,
+                name: risk.level.chinese().to_string(),
+                probabilities: RiskLevel::ALL.iter().copied().zip(risk.probabilities).collect(),
+                model_level: risk.model_level,
+                cue_floor: risk.cue_floor,
+                reasons,
+            },
+            dispute_type,
+            people,
+            region: region.map(|r| r.to_string()),
+            routing,
+        })
+    }
+}
