@@ -177,12 +177,15 @@ impl Vocabulary {
         &self.terms[i]
     }
 
-    /// A term as an operator reads it, with its kind, e.g. `欠薪` or `拖欠 工资`; `None` for
-    /// character n-grams, which are evidence for the model but not words a person would quote.
+    /// A term as an operator reads it, e.g. `欠薪` or `拖欠 工资`; `None` for character n-grams,
+    /// which are evidence for the model but not words a person would quote.
     pub fn display(&self, i: usize) -> Option<&str> {
+        // Single characters and numbers are real evidence but mean nothing to a reader
+        // ("了", "#"), so explanations quote only words of two or more characters.
         let t = &self.terms[i];
+        let readable = |w: &str| w != "#" && w.chars().count() >= 2;
         match t.as_bytes().first() {
-            Some(b'w') | Some(b'b') => Some(&t[1..]),
+            Some(b'w') | Some(b'b') if t[1..].split(' ').all(readable) => Some(&t[1..]),
             _ => None,
         }
     }

@@ -1,6 +1,15 @@
 //! Explicit risk cues: regular expressions over normalized text, each with a level and a reason.
+//!
+//! Scanning is the hot part of risk assessment, so patterns are not simply run one by one: the
+//! literal prefixes every match of a pattern must start with are extracted (regex-syntax) and put
+//! in one Aho-Corasick automaton. One pass over the text finds which patterns can match at all;
+//! only those run. A pattern without a usable literal prefix always runs. (A `RegexSet` over all
+//! patterns measured 47 µs per 350-character complaint, patterns one by one 19 µs; Chinese
+//! character classes make the DFA large.)
 
-use regex::{Regex, RegexSet};
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use serde::{Deserialize, Serialize};
 
 use super::RiskConfigError;
@@ -40,14 +49,29 @@ pub struct CueHit {
     pub matched: String,
 }
 
-/// All cues, with a combined pattern set so that a text is scanned once to learn which cues
-/// may match before any single pattern runs.
+/// All cues, with the literal prefilter that tells which patterns may match.
 #[derive(Debug, Clone)]
 pub struct CueSet {
     cues: Vec<Cue>,
-    /// Pattern `i` of the set belongs to cue `owner[i]`.
-    set: RegexSet,
-    owner: Vec<usize>,
+    /// Literal `i` of the automaton is a prefix of pattern `literal_owner[i]`.
+    prefilter: AhoCorasick,
+    literal_owner: Vec<usize>,
+    /// Patterns, numbered across cues, with no literal prefix: they always run.
+    always: Vec<usize>,
+    /// Pattern `i` (across cues) is `cues[pattern_owner[i].0].patterns[pattern_owner[i].1]`.
+    pattern_owner: Vec<(usize, usize)>,
+}
+
+/// The literal prefixes every match of `pattern` starts with, or `None` if there is no finite,
+/// non-empty set of them.
+fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 fn compile(cue: &str, pattern: &str) -> Result<Regex, RiskConfigError> {
@@ -57,19 +81,26 @@ fn compile(cue: &str, pattern: &str) -> Result<Regex, RiskConfigError> {
 impl CueSet {
     pub(super) fn new(specs: Vec<CueSpec>) -> Result<CueSet, RiskConfigError> {
         let mut cues = Vec::new();
-        let mut all = Vec::new();
-        let mut owner = Vec::new();
+        let (mut literals, mut literal_owner, mut always, mut pattern_owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, s) in specs.into_iter().enumerate() {
             let patterns = s.patterns.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
             let unless_before = s.unless_before.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
-            for p in &s.patterns {
-                all.push(p.clone());
-                owner.push(i);
+            for (j, p) in s.patterns.iter().enumerate() {
+                let id = pattern_owner.len();
+                pattern_owner.push((i, j));
+                match prefixes(p) {
+                    Some(lits) => {
+                        literal_owner.extend(std::iter::repeat_n(id, lits.len()));
+                        literals.extend(lits);
+                    }
+                    None => always.push(id),
+                }
             }
             cues.push(Cue { id: s.id, level: s.level, reason: s.reason, patterns, unless_before });
         }
-        let set = RegexSet::new(&all).map_err(|e| RiskConfigError::Pattern { cue: "(all)".into(), pattern: String::new(), message: e.to_string() })?;
-        Ok(CueSet { cues, set, owner })
+        let prefilter = AhoCorasick::new(&literals)
+            .map_err(|e| RiskConfigError::Pattern { cue: "(all)".into(), pattern: String::new(), message: e.to_string() })?;
+        Ok(CueSet { cues, prefilter, literal_owner, always, pattern_owner })
     }
 
     /// Number of cues.
@@ -84,12 +115,15 @@ impl CueSet {
 
     /// Finds the cues that match a normalized text, at most one hit per cue, highest level first.
     pub fn scan(&self, normalized: &str) -> Vec<CueHit> {
-        let mut candidates: Vec<usize> = self.set.matches(normalized).into_iter().map(|p| self.owner[p]).collect();
-        candidates.dedup();
+        let mut possible = vec![false; self.pattern_owner.len()];
+        for m in self.prefilter.find_overlapping_iter(normalized) {
+            possible[self.literal_owner[m.pattern().as_usize()]] = true;
+        }
+        self.always.iter().for_each(|&p| possible[p] = true);
         let mut hits = Vec::new();
-        for i in candidates {
-            let cue = &self.cues[i];
-            let found = cue.patterns.iter().flat_map(|p| p.find_iter(normalized)).find(|m| {
+        for (i, cue) in self.cues.iter().enumerate() {
+            let candidates = self.pattern_owner.iter().zip(&possible).filter(|((c, _), ok)| *c == i && **ok).map(|((_, j), _)| &cue.patterns[*j]);
+            let found = candidates.flat_map(|p| p.find_iter(normalized)).find(|m| {
                 let window_start = normalized[..m.start()].char_indices().rev().nth(7).map_or(0, |(at, _)| at);
                 let before = &normalized[window_start..m.start()];
                 !cue.unless_before.iter().any(|u| u.is_match(before))

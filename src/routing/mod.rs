@@ -149,7 +149,9 @@ impl RoutingRules {
                     _ => continue,
                 }
             }
-            if f.specialty.is_some() {
+            // A professional committee works at its own tier; above it (the joint emergency
+            // response) the lead mediator calls the committee in rather than being one.
+            if f.specialty.is_some() && f.tier >= tier {
                 specialty = f.specialty.clone();
             }
             if f.tier > tier {
@@ -168,7 +170,8 @@ impl RoutingRules {
         let (tier, specialty, mut reasons) = self.tier_for(case);
         let mut at = Some(tier);
         while let Some(t) = at {
-            match roster.select(t, self.min_stars(t), case, specialty.as_deref()) {
+            let required = if t == tier { specialty.as_deref() } else { None };
+            match roster.select(t, self.min_stars(t), case, required) {
                 Ok((m, why)) => {
                     reasons.push(why);
                     let escalated_to = (t != tier).then_some(t);
@@ -211,7 +214,8 @@ mod tests {
         assert_eq!(r.tier_for(&facts("demolition", RiskLevel::Blue, None, None)).0, Tier::Township);
         assert_eq!(r.tier_for(&facts("labor", RiskLevel::Blue, None, Some(3))).0, Tier::Village);
         assert_eq!(r.tier_for(&facts("labor", RiskLevel::Blue, None, Some(25))).0, Tier::County);
-        assert_eq!(r.tier_for(&facts("medical", RiskLevel::Red, None, None)).0, Tier::Emergency, "a floor never lowers");
+        let (t, s, _) = r.tier_for(&facts("medical", RiskLevel::Red, None, None));
+        assert_eq!((t, s), (Tier::Emergency, None), "a floor never lowers, and the lead mediator need not be a committee member");
     }
 
     #[test]
