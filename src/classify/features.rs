@@ -31,7 +31,7 @@ pub struct FeatureSettings {
 
 impl Default for FeatureSettings {
     fn default() -> Self {
-        FeatureSettings { words: true, word_bigrams: true, char_min: 2, char_max: 3, min_df: 2, sublinear_tf: true }
+        FeatureSettings { words: true, word_bigrams: true, char_min: 2, char_max: 2, min_df: 2, sublinear_tf: true }
     }
 }
 
@@ -122,6 +122,9 @@ pub struct Vocabulary {
     idf: Vec<f32>,
     #[serde(skip)]
     index: FxHashMap<u64, u32>,
+    /// Whether [`Vocabulary::display`] quotes the term, precomputed for explanations.
+    #[serde(skip)]
+    readable: Vec<bool>,
 }
 
 impl Vocabulary {
@@ -144,13 +147,14 @@ impl Vocabulary {
         let n = n_docs as f32;
         let idf = kept.iter().map(|(_, d)| ((1.0 + n) / (1.0 + *d as f32)).ln() + 1.0).collect();
         let terms = kept.into_iter().map(|(t, _)| String::from_utf8(t).expect("features are cut at char boundaries")).collect();
-        let mut vocab = Vocabulary { settings, terms, idf, index: FxHashMap::default() };
+        let mut vocab = Vocabulary { settings, terms, idf, index: FxHashMap::default(), readable: Vec::new() };
         vocab.rebuild_index();
         vocab
     }
 
     /// Rebuilds the hash index after deserialisation.
     pub(crate) fn rebuild_index(&mut self) {
+        self.readable = (0..self.terms.len()).map(|i| self.readable_term(i).is_some()).collect();
         self.index = FxHashMap::with_capacity_and_hasher(self.terms.len(), Default::default());
         for (i, t) in self.terms.iter().enumerate() {
             self.index.entry(hash(t.as_bytes())).or_insert(i as u32);
@@ -180,6 +184,13 @@ impl Vocabulary {
     /// A term as an operator reads it, e.g. `欠薪` or `拖欠 工资`; `None` for character n-grams,
     /// which are evidence for the model but not words a person would quote.
     pub fn display(&self, i: usize) -> Option<&str> {
+        match self.readable.get(i) {
+            Some(true) => Some(&self.terms[i][1..]),
+            _ => None,
+        }
+    }
+
+    fn readable_term(&self, i: usize) -> Option<&str> {
         // Single characters and numbers are real evidence but mean nothing to a reader
         // ("了", "#"), so explanations quote only words of two or more characters.
         let t = &self.terms[i];

@@ -87,7 +87,9 @@ impl TextModel {
     /// The words that pushed `class` of `head` up the most for this document, strongest first,
     /// as an operator reads them.
     pub fn strongest_terms(&self, head: &LinearHead, x: &SparseVector, class: usize, n: usize) -> Vec<String> {
-        head.contributions(x, class).into_iter().filter_map(|(j, _)| self.vocab.display(j)).take(n).map(str::to_string).collect()
+        let (idx, val) = x.iter().filter(|&(j, _)| self.vocab.display(j).is_some()).map(|(j, v)| (j as u32, v)).unzip();
+        let readable = SparseVector { idx, val };
+        head.contributions(&readable, class).into_iter().filter_map(|(j, _)| self.vocab.display(j)).take(n).map(str::to_string).collect()
     }
 
     /// Serialises the model.

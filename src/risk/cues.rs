@@ -1,11 +1,11 @@
 //! Explicit risk cues: regular expressions over normalized text, each with a level and a reason.
 //!
 //! Scanning is the hot part of risk assessment, so patterns are not simply run one by one: the
-//! literal prefixes every match of a pattern must start with are extracted (regex-syntax) and put
-//! in one Aho-Corasick automaton. One pass over the text finds which patterns can match at all;
-//! only those run. A pattern without a usable literal prefix always runs. (A `RegexSet` over all
-//! patterns measured 47 µs per 350-character complaint, patterns one by one 19 µs; Chinese
-//! character classes make the DFA large.)
+//! literals every match of a pattern must start with, and those it must end with, are extracted
+//! (regex-syntax) and put in one Aho-Corasick automaton. One pass over the text finds which
+//! patterns can match at all; only those run. (A `RegexSet` over all patterns measured 47 µs per
+//! 350-character complaint and the patterns one by one 19 µs: Chinese character classes make the
+//! DFA large.)
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
@@ -53,20 +53,21 @@ pub struct CueHit {
 #[derive(Debug, Clone)]
 pub struct CueSet {
     cues: Vec<Cue>,
-    /// Literal `i` of the automaton is a prefix of pattern `literal_owner[i]`.
+    /// Literal `i` of the automaton is a prefix (`.1 == 0`) or suffix (`.1 == 1`) of pattern
+    /// `literal_owner[i].0`.
     prefilter: AhoCorasick,
-    literal_owner: Vec<usize>,
-    /// Patterns, numbered across cues, with no literal prefix: they always run.
-    always: Vec<usize>,
+    literal_owner: Vec<(usize, usize)>,
+    /// Per pattern: whether it has a prefix set and a suffix set to satisfy.
+    needs: Vec<[bool; 2]>,
     /// Pattern `i` (across cues) is `cues[pattern_owner[i].0].patterns[pattern_owner[i].1]`.
     pattern_owner: Vec<(usize, usize)>,
 }
 
-/// The literal prefixes every match of `pattern` starts with, or `None` if there is no finite,
-/// non-empty set of them.
-fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+/// The literals every match of `pattern` starts (`Prefix`) or ends (`Suffix`) with, or `None` if
+/// there is no finite set of non-empty ones.
+fn literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::parse(pattern).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let seq = Extractor::new().kind(kind).extract(&hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
@@ -81,26 +82,28 @@ fn compile(cue: &str, pattern: &str) -> Result<Regex, RiskConfigError> {
 impl CueSet {
     pub(super) fn new(specs: Vec<CueSpec>) -> Result<CueSet, RiskConfigError> {
         let mut cues = Vec::new();
-        let (mut literals, mut literal_owner, mut always, mut pattern_owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut all_literals, mut literal_owner, mut needs, mut pattern_owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, s) in specs.into_iter().enumerate() {
             let patterns = s.patterns.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
             let unless_before = s.unless_before.iter().map(|p| compile(&s.id, p)).collect::<Result<Vec<_>, _>>()?;
             for (j, p) in s.patterns.iter().enumerate() {
                 let id = pattern_owner.len();
                 pattern_owner.push((i, j));
-                match prefixes(p) {
-                    Some(lits) => {
-                        literal_owner.extend(std::iter::repeat_n(id, lits.len()));
-                        literals.extend(lits);
+                let mut need = [false; 2];
+                for (side, kind) in [ExtractKind::Prefix, ExtractKind::Suffix].into_iter().enumerate() {
+                    if let Some(lits) = literals(p, kind) {
+                        need[side] = true;
+                        literal_owner.extend(std::iter::repeat_n((id, side), lits.len()));
+                        all_literals.extend(lits);
                     }
-                    None => always.push(id),
                 }
+                needs.push(need);
             }
             cues.push(Cue { id: s.id, level: s.level, reason: s.reason, patterns, unless_before });
         }
-        let prefilter = AhoCorasick::new(&literals)
+        let prefilter = AhoCorasick::new(&all_literals)
             .map_err(|e| RiskConfigError::Pattern { cue: "(all)".into(), pattern: String::new(), message: e.to_string() })?;
-        Ok(CueSet { cues, prefilter, literal_owner, always, pattern_owner })
+        Ok(CueSet { cues, prefilter, literal_owner, needs, pattern_owner })
     }
 
     /// Number of cues.
@@ -115,11 +118,14 @@ impl CueSet {
 
     /// Finds the cues that match a normalized text, at most one hit per cue, highest level first.
     pub fn scan(&self, normalized: &str) -> Vec<CueHit> {
-        let mut possible = vec![false; self.pattern_owner.len()];
+        // A pattern can match only if the text holds one of its prefixes and one of its
+        // suffixes (where it has such sets); patterns with neither always run.
+        let mut seen = vec![[false; 2]; self.pattern_owner.len()];
         for m in self.prefilter.find_overlapping_iter(normalized) {
-            possible[self.literal_owner[m.pattern().as_usize()]] = true;
+            let (p, side) = self.literal_owner[m.pattern().as_usize()];
+            seen[p][side] = true;
         }
-        self.always.iter().for_each(|&p| possible[p] = true);
+        let possible: Vec<bool> = self.needs.iter().zip(&seen).map(|(need, got)| (!need[0] || got[0]) && (!need[1] || got[1])).collect();
         let mut hits = Vec::new();
         for (i, cue) in self.cues.iter().enumerate() {
             let candidates = self.pattern_owner.iter().zip(&possible).filter(|((c, _), ok)| *c == i && **ok).map(|((_, j), _)| &cue.patterns[*j]);
