@@ -2,7 +2,8 @@
 //! ../shared/baselines/triage_pipeline_baseline.py measures the Python pipeline: one document at
 //! a time, after 20 warm-up documents, wall time per document. Prints one JSON object.
 //!
-//! Usage: cargo bench --bench latency -- FILE   (one JSON object with a `text` field per line)
+//! Usage: cargo bench --bench latency [-- FILE]   (one JSON object with a `text` field per line;
+//! without FILE, the texts of corpora/)
 
 use std::path::Path;
 use std::time::Instant;
@@ -11,11 +12,8 @@ use fengqiao::config;
 use fengqiao::triage::{Pipeline, TriageRequest};
 
 fn main() {
-    let Some(file) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: cargo bench --bench latency -- FILE.jsonl");
-        std::process::exit(2);
-    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let (c, m) = (root.join("config"), root.join("models"));
     let load = Instant::now();
     let p = Pipeline::new(
@@ -27,8 +25,19 @@ fn main() {
     .unwrap();
     fengqiao::text::Analyzer::global();
     let load_s = load.elapsed().as_secs_f64();
-    let content = std::fs::read_to_string(&file).expect("readable input");
-    let reqs: Vec<TriageRequest> = content.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("a JSON object with `text`")).collect();
+    let reqs: Vec<TriageRequest> = match &file {
+        Some(f) => {
+            let content = std::fs::read_to_string(f).expect("readable input");
+            content.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("a JSON object with `text`")).collect()
+        }
+        None => fengqiao::corpus::read_dir(&root.join("corpora"))
+            .expect("corpora/ is readable")
+            .texts
+            .into_iter()
+            .map(|t| TriageRequest { text: t.text, ..Default::default() })
+            .collect(),
+    };
+    let file = file.unwrap_or_else(|| "corpora/".into());
     for r in reqs.iter().take(20) {
         p.triage(r).unwrap();
     }
