@@ -110,6 +110,12 @@ pub fn for_each_feature(settings: &FeatureSettings, normalized: &str, tokens: &[
     }
 }
 
+/// 1 + ln(tf), from a table for the counts almost every term has.
+fn sublinear(tf: usize) -> f32 {
+    const TABLE: [f32; 8] = [0.0, 1.0, 1.693_147_2, 2.098_612_3, 2.386_294_4, 2.609_438, 2.791_759_5, 2.945_910_1];
+    TABLE.get(tf).copied().unwrap_or_else(|| 1.0 + (tf as f32).ln())
+}
+
 fn hash(bytes: &[u8]) -> u64 {
     FxBuildHasher.hash_one(bytes)
 }
@@ -219,7 +225,7 @@ impl Vocabulary {
                 tf += 1;
                 k += 1;
             }
-            let tf = if self.settings.sublinear_tf { 1.0 + (tf as f32).ln() } else { tf as f32 };
+            let tf = if self.settings.sublinear_tf { sublinear(tf) } else { tf as f32 };
             v.idx.push(i);
             v.val.push(tf * self.idf[i as usize]);
         }
@@ -260,6 +266,13 @@ mod tests {
         assert!(v.idx.windows(2).all(|w| w[0] < w[1]));
         assert!(v.iter().all(|(i, _)| !vocab.term(i).contains("外星人")));
         assert!(vocab.vectorize("", &[]).val.is_empty());
+    }
+
+    #[test]
+    fn sublinear_table_matches_the_formula() {
+        for tf in 1..20 {
+            assert!((sublinear(tf) - (1.0 + (tf as f32).ln())).abs() < 1e-6, "{tf}");
+        }
     }
 
     #[test]
