@@ -55,6 +55,23 @@ cargo bench --bench latency --quiet -- "$out/test_text.jsonl" > "$out/rs_test.js
 cargo bench --bench latency --quiet -- "$out/hot.jsonl" > "$out/rs_hot.json"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$VENV/bin/python" "$SHARED/baselines/triage_pipeline_baseline.py" --C 30 > "$out/py_triage.jsonl"
 
+echo "== batch triage through the CLI (fengqiao triage --jsonl), raw messages x3 ==" >&2
+cat "$out/hot.jsonl" "$out/hot.jsonl" "$out/hot.jsonl" > "$out/hot3.jsonl"
+for threads in 1 2; do
+  "$VENV/bin/python" - "$out/hot3.jsonl" "$threads" > "$out/batch_$threads.json" <<'PY'
+import json, subprocess, sys, time
+path, threads = sys.argv[1], sys.argv[2]
+docs = sum(1 for _ in open(path, encoding="utf-8"))
+start = time.perf_counter()
+with open(path, "rb") as f:
+    done = subprocess.run(["./target/release/fengqiao", "triage", "--jsonl", "-", "--threads", threads], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+lines = done.stdout.count(b"\n")
+assert done.returncode == 0 and lines == docs, (done.returncode, lines, docs)
+print(json.dumps({"threads": int(threads), "docs": docs, "wall_s": round(wall, 3), "docs_per_s": round(docs / wall, 1)}))
+PY
+done
+
 "$VENV/bin/python" - "$out" "$ours_q" <<'PY'
 import json, sys
 out, ours_q = sys.argv[1], json.loads(sys.argv[2])
@@ -76,5 +93,10 @@ for label, rs_file, py_rec in (("test split (text rebuilt from tokens)", "rs_tes
     print("    fengqiao full triage   %8.0f docs/s  p50 %7.1f us  p99 %8.1f us" % (rs["docs_per_s"], rs["p50_us"], rs["p99_us"]))
     print("    Python jieba+sklearn   %8.0f docs/s  p50 %7.1f us  p99 %8.1f us" % (py_rec["docs_per_s"], py_rec["p50_us"], py_rec["p99_us"]))
     print("    ratio (docs/s)         %8.1fx" % (rs["docs_per_s"] / py_rec["docs_per_s"]))
+py_hot = pipes[1]["docs_per_s"]
+print("batch triage through the CLI, JSON in and out, start-up included (raw messages x3)")
+for threads in (1, 2):
+    b = json.load(open(f"{out}/batch_{threads}.json"))
+    print("  fengqiao triage --jsonl --threads %d  %8.0f docs/s (%d docs in %.2f s)  ratio to Python single-thread %.1fx" % (threads, b["docs_per_s"], b["docs"], b["wall_s"], b["docs_per_s"] / py_hot))
 print("load average at end: " + open("/proc/loadavg").read().split()[0])
 PY

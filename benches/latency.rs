@@ -49,8 +49,8 @@ fn main() {
         let t = Instant::now();
         let out = p.triage(r).expect("valid text");
         lat_us.push(t.elapsed().as_secs_f64() * 1e6);
-        chars += out.chars;
-        red += (out.risk.level == fengqiao::RiskLevel::Red) as usize;
+        chars += out.assessment.chars;
+        red += (out.assessment.risk.level == fengqiao::RiskLevel::Red) as usize;
     }
     let total = all.elapsed().as_secs_f64();
     let mut sorted = lat_us.clone();

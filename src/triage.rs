@@ -72,9 +72,9 @@ pub struct RiskResult {
     pub reasons: Vec<RiskReason>,
 }
 
-/// The full triage result.
+/// Everything triage decides about a complaint before routing: text facts, type and risk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Triage {
+pub struct Assessment {
     /// Characters in the submitted text.
     pub chars: usize,
     /// The text as analyzed (simplified, folded).
@@ -92,6 +92,14 @@ pub struct Triage {
     pub people: Option<u32>,
     /// The region given with the request.
     pub region: Option<String>,
+}
+
+/// The full triage result: the assessment and the routing decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Triage {
+    /// Text facts, type and risk.
+    #[serde(flatten)]
+    pub assessment: Assessment,
     /// The routing decision.
     pub routing: Routing,
 }
@@ -145,8 +153,29 @@ impl Pipeline {
         }
     }
 
-    /// Triages one complaint.
+    /// Triages one complaint: [`Pipeline::assess`], then [`Pipeline::route`].
     pub fn triage(&self, req: &TriageRequest) -> Result<Triage, TriageError> {
+        Ok(self.route(self.assess(req)?))
+    }
+
+    /// Routes an assessed complaint against the roster as it stands.
+    pub fn route(&self, assessment: Assessment) -> Triage {
+        let region = assessment.region.as_deref().and_then(|r| RegionPath::parse(r).ok());
+        let routing = self.routing.route(
+            &CaseFacts {
+                dispute_type: &assessment.dispute_type.label,
+                risk: assessment.risk.level,
+                region: region.as_ref(),
+                people: assessment.people,
+            },
+            &self.roster,
+        );
+        Triage { assessment, routing }
+    }
+
+    /// Everything but routing. It does not read the roster, so a batch can assess complaints
+    /// in parallel and route them in order.
+    pub fn assess(&self, req: &TriageRequest) -> Result<Assessment, TriageError> {
         text::validate(&req.text)?;
         let region = req.region.as_deref().filter(|r| !r.trim().is_empty()).map(RegionPath::parse).transpose()?;
         let doc = self.analyzer.analyze(&req.text);
@@ -183,12 +212,8 @@ impl Pipeline {
         reasons.sort_by(|a, b| b.level.cmp(&a.level));
 
         let people = text::people_count(&doc.normalized);
-        let routing = self.routing.route(
-            &CaseFacts { dispute_type: &dispute_type.label, risk: risk.level, region: region.as_ref(), people },
-            &self.roster,
-        );
         let personal_data = text::find_personal_data(&req.text);
-        Ok(Triage {
+        Ok(Assessment {
             chars: req.text.chars().count(),
             masked_text: text::mask(&req.text, &personal_data),
             personal_data,
@@ -204,7 +229,6 @@ impl Pipeline {
             dispute_type,
             people,
             region: region.map(|r| r.to_string()),
-            routing,
         })
     }
 }

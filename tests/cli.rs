@@ -16,12 +16,16 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = bin();
     cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("binary starts");
+    // Write stdin from another thread: a large batch fills the stdout pipe before all input
+    // is written, and both sides would wait for each other.
     let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    let bytes = stdin.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&bytes);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
 }
 
 fn stdout(o: &Output) -> String {
@@ -245,4 +249,19 @@ fn eval_reports_malformed_csv_by_line() {
     let o = run(&["eval", "--train", f.to_str().unwrap(), "--test", f.to_str().unwrap(), "--label", "label"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("bad.csv:3"), "{}", stderr(&o));
+}
+
+#[test]
+fn parallel_batch_gives_the_same_results_and_rotation_as_one_thread() {
+    let texts = ["楼上漏水泡坏了天花板", "老板拖欠三个月工资不给", "物业费涨价没开业主大会", "邻居家的狗半夜一直叫", "宅基地边界被邻居占了半米"];
+    let input: String = (0..1200)
+        .map(|i| serde_json::json!({"text": format!("{}，第{i}次来电", texts[i % texts.len()]), "region": "浙江省/绍兴市/诸暨市/枫桥镇/枫源村"}).to_string() + "\n")
+        .collect();
+    let one = run(&["triage", "--jsonl", "-", "--threads", "1"], Some(input.as_bytes()));
+    let two = run(&["triage", "--jsonl", "-", "--threads", "2"], Some(input.as_bytes()));
+    assert!(one.status.success() && two.status.success(), "{}", stderr(&two));
+    assert_eq!(stdout(&one), stdout(&two));
+    let mediators: std::collections::BTreeSet<String> =
+        stdout(&one).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["routing"]["mediator"]["id"].to_string()).collect();
+    assert!(mediators.len() >= 2, "load spreads over more than one mediator: {mediators:?}");
 }

@@ -5,7 +5,8 @@ use std::fmt::Write;
 use crate::triage::Triage;
 
 /// Renders a triage result for a person at a terminal.
-pub fn render(t: &Triage) -> String {
+pub fn render(triage: &Triage) -> String {
+    let t = &triage.assessment;
     let mut s = String::new();
     let _ = writeln!(s, "── 分流结果 ─────────────────────────────");
     let d = &t.dispute_type;
@@ -26,7 +27,7 @@ pub fn render(t: &Triage) -> String {
     if let Some(p) = t.people {
         let _ = writeln!(s, "涉及人数  约{p}");
     }
-    let route = &t.routing;
+    let route = &triage.routing;
     let _ = write!(s, "调处层级  {}（{}）", route.tier.chinese(), route.tier);
     if let Some(sp) = &route.specialty {
         let _ = write!(s, "  专业：{}", crate::triage::type_name(sp));

@@ -63,6 +63,10 @@ pub struct TriageArgs {
     /// The caller's phone number.
     #[arg(long)]
     pub phone: Option<String>,
+    /// Threads for --jsonl (complaints are assessed in parallel and routed in input order);
+    /// default: all cores.
+    #[arg(long, value_name = "N", requires = "jsonl")]
+    pub threads: Option<usize>,
 }
 
 /// `fengqiao train`.
@@ -132,7 +136,8 @@ fn decode(bytes: Vec<u8>, what: &str) -> Result<String> {
 
 fn triage(config_dir: &Path, models_dir: &Path, args: TriageArgs) -> Result<i32> {
     if let Some(path) = &args.jsonl {
-        return triage_jsonl(config_dir, models_dir, path);
+        let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+        return triage_jsonl(config_dir, models_dir, path, threads);
     }
     let text = match args.text {
         Some(t) => t,
@@ -151,7 +156,11 @@ fn triage(config_dir: &Path, models_dir: &Path, args: TriageArgs) -> Result<i32>
     Ok(0)
 }
 
-fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path) -> Result<i32> {
+/// Lines are read in chunks; each chunk is assessed on `threads` threads, then routed, recorded
+/// and written in input order, so the roster's load and rotation advance exactly as they would
+/// one complaint at a time.
+fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path, threads: usize) -> Result<i32> {
+    const CHUNK: usize = 512;
     let mut pipeline = load_pipeline(config_dir, models_dir)?;
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(io::BufReader::new(io::stdin()))
@@ -162,30 +171,47 @@ fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path) -> Result<i32
     progress.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     let mut out = io::BufWriter::new(io::stdout().lock());
     let (mut ok, mut failed) = (0usize, 0usize);
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let n = i + 1;
-        let line = line.with_context(|| format!("reading line {n}"))?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let outcome = decode(line, &format!("line {n}"))
-            .and_then(|s| serde_json::from_str::<TriageRequest>(&s).map_err(|e| anyhow::anyhow!("line {n}: not a triage request: {e}")))
-            .and_then(|req| pipeline.triage(&req).map_err(|e| anyhow::anyhow!("line {n}: {e}")));
-        match outcome {
-            Ok(t) => {
-                pipeline.commit_assignment(&t);
-                let mut value = serde_json::to_value(&t)?;
-                value.as_object_mut().expect("a triage is an object").insert("line".into(), n.into());
-                serde_json::to_writer(&mut out, &value)?;
-                ok += 1;
+    let mut lines = reader.split(b'\n').enumerate();
+    loop {
+        let mut chunk: Vec<(usize, Result<TriageRequest>)> = Vec::with_capacity(CHUNK);
+        for (i, line) in lines.by_ref() {
+            let n = i + 1;
+            let line = line.with_context(|| format!("reading line {n}"))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
             }
-            Err(e) => {
-                progress.suspend(|| eprintln!("{e:#}"));
-                serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": format!("{e:#}")}))?;
-                failed += 1;
+            let req = decode(line, &format!("line {n}"))
+                .and_then(|s| serde_json::from_str::<TriageRequest>(&s).map_err(|e| anyhow::anyhow!("line {n}: not a triage request: {e}")));
+            chunk.push((n, req));
+            if chunk.len() == CHUNK {
+                break;
             }
         }
-        writeln!(out)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let assessed = parallel_map(&chunk, threads, |(n, req)| match req {
+            Ok(r) => pipeline.assess(r).map_err(|e| anyhow::anyhow!("line {n}: {e}")),
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+        });
+        for ((n, _), result) in chunk.iter().zip(assessed) {
+            match result {
+                Ok(a) => {
+                    let t = pipeline.route(a);
+                    pipeline.commit_assignment(&t);
+                    let mut value = serde_json::to_value(&t)?;
+                    value.as_object_mut().expect("a triage is an object").insert("line".into(), (*n).into());
+                    serde_json::to_writer(&mut out, &value)?;
+                    ok += 1;
+                }
+                Err(e) => {
+                    progress.suspend(|| eprintln!("{e:#}"));
+                    serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": format!("{e:#}")}))?;
+                    failed += 1;
+                }
+            }
+            writeln!(out)?;
+        }
         progress.set_message(format!("{ok} triaged, {failed} rejected"));
         progress.tick();
     }
@@ -193,6 +219,18 @@ fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path) -> Result<i32
     progress.finish_and_clear();
     eprintln!("{ok} triaged, {failed} rejected");
     Ok(if failed > 0 { 3 } else { 0 })
+}
+
+/// Maps `f` over `items` on up to `threads` scoped threads, keeping the order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(per).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a triage thread panicked")).collect()
+    })
 }
 
 fn train(config_dir: &Path, args: TrainArgs) -> Result<i32> {
