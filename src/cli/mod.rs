@@ -194,19 +194,33 @@ fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path, threads: usiz
             Ok(r) => pipeline.assess(r).map_err(|e| anyhow::anyhow!("line {n}: {e}")),
             Err(e) => Err(anyhow::anyhow!("{e:#}")),
         });
-        for ((n, _), result) in chunk.iter().zip(assessed) {
-            match result {
-                Ok(a) => {
+        // Routing reads and updates the roster, so it runs in input order; serialising the
+        // results does not, so it runs in parallel again.
+        let routed: Vec<(usize, Result<crate::triage::Triage>)> = chunk
+            .iter()
+            .zip(assessed)
+            .map(|((n, _), result)| {
+                let routed = result.map(|a| {
                     let t = pipeline.route(a);
                     pipeline.commit_assignment(&t);
-                    let mut value = serde_json::to_value(&t)?;
-                    value.as_object_mut().expect("a triage is an object").insert("line".into(), (*n).into());
-                    serde_json::to_writer(&mut out, &value)?;
+                    t
+                });
+                (*n, routed)
+            })
+            .collect();
+        let lines = parallel_map(&routed, threads, |(line, result)| match result {
+            Ok(triage) => serde_json::to_string(&NumberedTriage { line: *line, triage }).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{e:#}")),
+        });
+        for ((line, _), json) in routed.iter().zip(lines) {
+            match json {
+                Ok(json) => {
+                    out.write_all(json.as_bytes())?;
                     ok += 1;
                 }
                 Err(e) => {
-                    progress.suspend(|| eprintln!("{e:#}"));
-                    serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": format!("{e:#}")}))?;
+                    progress.suspend(|| eprintln!("{e}"));
+                    serde_json::to_writer(&mut out, &serde_json::json!({"line": line, "error": e}))?;
                     failed += 1;
                 }
             }
@@ -219,6 +233,14 @@ fn triage_jsonl(config_dir: &Path, models_dir: &Path, path: &Path, threads: usiz
     progress.finish_and_clear();
     eprintln!("{ok} triaged, {failed} rejected");
     Ok(if failed > 0 { 3 } else { 0 })
+}
+
+/// One line of `--jsonl` output: the input line number and the triage.
+#[derive(serde::Serialize)]
+struct NumberedTriage<'a> {
+    line: usize,
+    #[serde(flatten)]
+    triage: &'a crate::triage::Triage,
 }
 
 /// Maps `f` over `items` on up to `threads` scoped threads, keeping the order.
