@@ -9,20 +9,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use fengqiao::config;
-use fengqiao::triage::{Pipeline, TriageRequest};
+use fengqiao::triage::TriageRequest;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let (c, m) = (root.join("config"), root.join("models"));
     let load = Instant::now();
-    let p = Pipeline::new(
-        config::load_model(&m).expect("models/ holds a trained model"),
-        config::load_risk_rules(&c).unwrap(),
-        config::load_routing_rules(&c).unwrap(),
-        config::load_roster(&c).unwrap(),
-    )
-    .unwrap();
+    let p = config::load_pipeline(&root.join("config"), &root.join("models")).expect("models/ holds a trained model");
     fengqiao::text::Analyzer::global();
     let load_s = load.elapsed().as_secs_f64();
     let reqs: Vec<TriageRequest> = match &file {

@@ -18,14 +18,7 @@ fn corpus_texts() -> Vec<String> {
 
 fn pipeline() -> Pipeline {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (c, m) = (root.join("config"), root.join("models"));
-    Pipeline::new(
-        config::load_model(&m).expect("models/ holds a trained model"),
-        config::load_risk_rules(&c).unwrap(),
-        config::load_routing_rules(&c).unwrap(),
-        config::load_roster(&c).unwrap(),
-    )
-    .unwrap()
+    config::load_pipeline(&root.join("config"), &root.join("models")).expect("models/ holds a trained model")
 }
 
 fn benches(c: &mut Criterion) {

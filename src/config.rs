@@ -12,6 +12,7 @@ use crate::classify::ModelError;
 use crate::model::{MODEL_FILE, ModelBundle};
 use crate::risk::{RiskConfigError, RiskRules};
 use crate::routing::{Roster, RosterError, RoutingConfigError, RoutingRules};
+use crate::triage::Pipeline;
 
 /// A configuration or model file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -101,4 +102,11 @@ pub fn load_model(dir: &Path) -> Result<ModelBundle, ConfigError> {
     let path = dir.join(MODEL_FILE);
     let bytes = fs::read(&path).map_err(|source| ConfigError::Io { path: path.clone(), source })?;
     ModelBundle::from_bytes(&bytes).map_err(|source| ConfigError::Model { path, source })
+}
+
+/// Loads everything triage needs: the model from `models_dir`, rules and roster from `config_dir`.
+pub fn load_pipeline(config_dir: &Path, models_dir: &Path) -> Result<Pipeline, ConfigError> {
+    let model = load_model(models_dir)?;
+    let pipeline = Pipeline::new(model, load_risk_rules(config_dir)?, load_routing_rules(config_dir)?, load_roster(config_dir)?);
+    pipeline.map_err(|source| ConfigError::Model { path: models_dir.join(MODEL_FILE), source })
 }

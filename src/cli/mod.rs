@@ -112,11 +112,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 fn load_pipeline(config_dir: &Path, models_dir: &Path) -> Result<Pipeline> {
-    let model = config::load_model(models_dir).context("loading the model (train one with `fengqiao train`)")?;
-    let risk = config::load_risk_rules(config_dir)?;
-    let routing = config::load_routing_rules(config_dir)?;
-    let roster = config::load_roster(config_dir)?;
-    Ok(Pipeline::new(model, risk, routing, roster)?)
+    config::load_pipeline(config_dir, models_dir).context("loading the model and configuration (train a model with `fengqiao train`)")
 }
 
 fn read_stdin() -> Result<String> {
