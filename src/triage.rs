@@ -35,6 +35,9 @@ pub enum TriageError {
     /// The region path is malformed.
     #[error(transparent)]
     Region(#[from] RegionError),
+    /// The caller's phone number is not one.
+    #[error("caller phone `{0}` is not a phone number; give 7 to 15 digits (spaces, dashes and a leading + are fine)")]
+    Phone(String),
     /// The model lacks a head (an internal problem: the model on disk is not a triage model).
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -92,6 +95,23 @@ pub struct Assessment {
     pub people: Option<u32>,
     /// The region given with the request.
     pub region: Option<String>,
+    /// The caller's phone number, digits only (later layers look up the caller's history with it
+    /// and mask it for roles that may not see it).
+    pub caller_phone: Option<String>,
+}
+
+/// Reduces a phone number to its digits (full-width folded); `None` if it is not 7–15 digits
+/// once spaces, dashes, brackets and a leading `+` are removed.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let mut digits = String::new();
+    for c in raw.trim().trim_start_matches('+').chars().map(text::fold_width) {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    (7..=15).contains(&digits.len()).then_some(digits)
 }
 
 /// The full triage result: the assessment and the routing decision.
@@ -178,6 +198,10 @@ impl Pipeline {
     pub fn assess(&self, req: &TriageRequest) -> Result<Assessment, TriageError> {
         text::validate(&req.text)?;
         let region = req.region.as_deref().filter(|r| !r.trim().is_empty()).map(RegionPath::parse).transpose()?;
+        let caller_phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(normalize_phone(p).ok_or_else(|| TriageError::Phone(p.to_string()))?),
+            None => None,
+        };
         let doc = self.analyzer.analyze(&req.text);
         let Prediction { features, type_probs, type_index, text_risk, risk } = self.model.predict(&doc, &self.risk_rules)?;
         let type_head = self.model.text.head("type")?;
@@ -229,6 +253,22 @@ impl Pipeline {
             dispute_type,
             people,
             region: region.map(|r| r.to_string()),
+            caller_phone,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_phone;
+
+    #[test]
+    fn phones_are_reduced_to_digits_or_refused() {
+        assert_eq!(normalize_phone("+86 138-1234-5678").as_deref(), Some("8613812345678"));
+        assert_eq!(normalize_phone("（0731）84561234").as_deref(), Some("073184561234"), "full-width brackets fold");
+        assert_eq!(normalize_phone("0731-84561234").as_deref(), Some("073184561234"));
+        assert_eq!(normalize_phone("１３８１２３４５６７８").as_deref(), Some("13812345678"));
+        assert_eq!(normalize_phone("12345"), None);
+        assert_eq!(normalize_phone("138abc"), None);
     }
 }

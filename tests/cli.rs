@@ -118,10 +118,13 @@ fn invalid_utf8_on_stdin_is_refused_with_a_hint() {
 }
 
 #[test]
-fn malformed_region_is_reported() {
+fn malformed_region_and_phone_are_reported() {
     let o = run(&["triage", "--region", "浙江省//枫桥镇", "楼上漏水"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("empty segment"), "{}", stderr(&o));
+    let o = run(&["triage", "--phone", "call me maybe", "楼上漏水"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a phone number"), "{}", stderr(&o));
 }
 
 #[test]
