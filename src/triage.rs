@@ -226,8 +226,8 @@ impl Pipeline {
         let mut model_reason = format!(
             "模型判断为{}（概率{:.0}%，文本模型单独为{:.0}%）",
             risk.model_level.chinese(),
-            risk.probabilities[model_index] * 100.0,
-            text_risk[model_index] * 100.0
+            (risk.probabilities[model_index] * 100.0).min(99.0),
+            (text_risk[model_index] * 100.0).min(99.0)
         );
         if !terms.is_empty() {
             model_reason.push_str(&format!("，主要依据：{}", terms.iter().map(|t| format!("“{t}”")).collect::<Vec<_>>().join("、")));

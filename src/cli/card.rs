@@ -4,20 +4,25 @@ use std::fmt::Write;
 
 use crate::triage::Triage;
 
+/// A probability as a person reads it; rounding must not claim certainty the model lacks.
+fn percent(p: f32) -> String {
+    if p >= 0.995 { ">99%".to_string() } else if p < 0.005 { "<1%".to_string() } else { format!("{:.0}%", p * 100.0) }
+}
+
 /// Renders a triage result for a person at a terminal.
 pub fn render(triage: &Triage) -> String {
     let t = &triage.assessment;
     let mut s = String::new();
     let _ = writeln!(s, "── 分流结果 ─────────────────────────────");
     let d = &t.dispute_type;
-    let _ = writeln!(s, "纠纷类型  {}（{}）  可信度 {:.0}%", d.name, d.label, d.probability * 100.0);
+    let _ = writeln!(s, "纠纷类型  {}（{}）  可信度 {}", d.name, d.label, percent(d.probability));
     if !d.terms.is_empty() {
         let _ = writeln!(s, "          依据：{}", d.terms.join("、"));
     }
     let mut others: Vec<(&String, &f32)> = d.probabilities.iter().filter(|(l, _)| **l != d.label).collect();
     others.sort_by(|a, b| b.1.total_cmp(a.1));
     if let Some((l, p)) = others.first().filter(|(_, p)| **p >= 0.15) {
-        let _ = writeln!(s, "          其次可能：{}（{:.0}%）", crate::triage::type_name(l), *p * 100.0);
+        let _ = writeln!(s, "          其次可能：{}（{}）", crate::triage::type_name(l), percent(**p));
     }
     let r = &t.risk;
     let _ = writeln!(s, "风险等级  {}（{}）", r.name, r.level);
