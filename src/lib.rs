@@ -14,6 +14,8 @@ pub mod labels;
 pub mod model;
 pub mod risk;
 pub mod routing;
+pub mod search;
+pub mod store;
 pub mod text;
 pub mod triage;
 

@@ -82,6 +82,26 @@ impl Analyzer {
             .collect()
     }
 
+    /// Segments a raw text and reports each word, normalized as triage sees it, with its byte
+    /// span in the *raw* text, so a search index can highlight the original words. Normalization
+    /// here keeps one character per character (whitespace and control characters become
+    /// spaces rather than being collapsed) so offsets map back exactly.
+    pub fn words_with_offsets(&self, raw: &str) -> Vec<(String, usize, usize)> {
+        let mut folded = String::with_capacity(raw.len());
+        let mut raw_starts = Vec::with_capacity(raw.len());
+        for (at, c) in raw.char_indices() {
+            let c = super::fold_width(c);
+            raw_starts.push(at);
+            folded.push(if c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '\u{200b}' { ' ' } else { c.to_ascii_lowercase() });
+        }
+        raw_starts.push(raw.len());
+        let simplified = fast2s::convert(&folded);
+        // Byte offset of each character of `simplified`; the conversion keeps the character count.
+        let char_starts: Vec<usize> = simplified.char_indices().map(|(at, _)| at).chain([simplified.len()]).collect();
+        let raw_at = |byte: usize| raw_starts[char_starts.partition_point(|&s| s < byte).min(raw_starts.len() - 1)];
+        self.segment_spans(&simplified).into_iter().map(|(s, e)| (simplified[s..e].to_string(), raw_at(s), raw_at(e))).collect()
+    }
+
     /// Segments already-normalized text into word tokens.
     pub fn segment<'a>(&self, normalized: &'a str) -> Vec<&'a str> {
         self.segment_spans(normalized).into_iter().map(|(s, e)| &normalized[s..e]).collect()
@@ -120,6 +140,14 @@ mod tests {
     #[test]
     fn golden_mixed_script_width_and_latin() {
         check("樓上鄰居半夜装修，ＫＴＶ噪音太大😡 打了3次12345", "楼上 邻居 半夜 装修 ktv 噪音 太 大 打 了 3 次 12345");
+    }
+
+    #[test]
+    fn offsets_point_at_the_original_words() {
+        let raw = "樓上  鄰居，ＫＴＶ噪音";
+        let words = Analyzer::global().words_with_offsets(raw);
+        let spans: Vec<(&str, &str)> = words.iter().map(|(w, s, e)| (w.as_str(), &raw[*s..*e])).collect();
+        assert_eq!(spans, vec![("楼上", "樓上"), ("邻居", "鄰居"), ("ktv", "ＫＴＶ"), ("噪音", "噪音")]);
     }
 
     #[test]

@@ -1,0 +1,393 @@
+//! Chinese full-text search over case history: a tantivy index derived from the store.
+//!
+//! The index is a view, never the record: every document is built from a stored case, the index
+//! remembers (in its commit payload) the last change of the store it has applied, and
+//! [`SearchIndex::sync`] applies whatever came after, so a killed process's index catches up on
+//! the next start and `reindex` can always rebuild it from scratch. Text goes through the same
+//! analyzer as triage (traditional folded to simplified, jieba words), at index and query time, so
+//! a traditional query finds simplified text and the reverse. tantivy types stay in this module.
+
+mod tokenizer;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
+
+use crate::labels::RiskLevel;
+use crate::store::{Case, CaseStore, Status, StoreError};
+
+pub use tokenizer::TOKENIZER;
+
+/// Why a search-index operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The index files are damaged or unreadable; `fengqiao reindex` rebuilds them.
+    #[error("search index error: {0}; rebuild it with `fengqiao reindex`")]
+    Index(#[from] tantivy::TantivyError),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A filter value is not valid.
+    #[error("{0}")]
+    Filter(String),
+}
+
+/// The longest query text accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortBy {
+    /// Best match first (newest first when there is no query text).
+    #[default]
+    Relevance,
+    /// Newest first.
+    Time,
+    /// Highest risk first, then newest.
+    Risk,
+}
+
+/// A search: query text plus filters, sort and page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchRequest {
+    /// Words to find; empty means all cases.
+    pub text: String,
+    /// Region subtree: a county finds all its villages.
+    pub region: Option<String>,
+    /// Effective dispute type.
+    pub dispute_type: Option<String>,
+    /// Effective risk.
+    pub risk: Option<RiskLevel>,
+    /// Status.
+    pub status: Option<Status>,
+    /// Tier code.
+    pub tier: Option<String>,
+    /// Mediator id.
+    pub mediator: Option<String>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub to: Option<DateTime<Utc>>,
+    /// Order.
+    pub sort: SortBy,
+    /// Page size.
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// Case id.
+    pub id: i64,
+    /// When received (RFC 3339).
+    pub received: String,
+    /// Region path.
+    pub region: String,
+    /// Effective type.
+    #[serde(rename = "type")]
+    pub dispute_type: String,
+    /// Effective risk.
+    pub risk: String,
+    /// Status.
+    pub status: String,
+    /// Text fragment with matches in `<b>…</b>`.
+    pub snippet: String,
+}
+
+/// Search results: the total, facet counts over all matches, and one page of hits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// Matching cases.
+    pub total: usize,
+    /// Counts by facet (`type`, `risk`, `status`, `region`) and value.
+    pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The page.
+    pub hits: Vec<Hit>,
+}
+
+struct Fields {
+    id: Field,
+    received: Field,
+    region: Field,
+    region_facet: Field,
+    dispute_type: Field,
+    risk: Field,
+    risk_rank: Field,
+    status: Field,
+    tier: Field,
+    mediator: Field,
+    text: Field,
+    type_facet: Field,
+    risk_facet: Field,
+    status_facet: Field,
+}
+
+/// The search index of one data directory.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: IndexWriter,
+    f: Fields,
+}
+
+/// Changes re-read behind the last applied one on every sync. PostgreSQL hands out sequence
+/// numbers at insert but makes rows visible at commit, so a change can appear below one already
+/// applied; re-applying a window is harmless because indexing a case replaces its document.
+const RESYNC_WINDOW: i64 = 1000;
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_options = TextOptions::default()
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions))
+        .set_stored();
+    let f = Fields {
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        received: b.add_i64_field("received", INDEXED | STORED | FAST),
+        region: b.add_text_field("region", STRING | STORED),
+        region_facet: b.add_facet_field("region_facet", FacetOptions::default()),
+        dispute_type: b.add_text_field("type", STRING | STORED),
+        risk: b.add_text_field("risk", STRING | STORED),
+        risk_rank: b.add_u64_field("risk_rank", FAST),
+        status: b.add_text_field("status", STRING | STORED),
+        tier: b.add_text_field("tier", STRING),
+        mediator: b.add_text_field("mediator", STRING),
+        text: b.add_text_field("text", text_options),
+        type_facet: b.add_facet_field("type_facet", FacetOptions::default()),
+        risk_facet: b.add_facet_field("risk_facet", FacetOptions::default()),
+        status_facet: b.add_facet_field("status_facet", FacetOptions::default()),
+    };
+    (b.build(), f)
+}
+
+/// Sort key for "highest risk first, then newest": the level in the high bits, received time in
+/// milliseconds (good until the year 2527) below.
+fn risk_key(risk: RiskLevel, received: DateTime<Utc>) -> u64 {
+    ((risk.index() as u64) << 44) | (received.timestamp_millis().max(0) as u64 & ((1 << 44) - 1))
+}
+
+fn region_facet(path: &str) -> Facet {
+    Facet::from_path(path.split('/').map(str::trim).filter(|s| !s.is_empty()))
+}
+
+fn leaf(path: &str) -> Facet {
+    Facet::from_path([path])
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it if missing. Existing files of another schema are an
+    /// error that asks for `fengqiao reindex`.
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Index(tantivy::TantivyError::from(tantivy::directory::error::OpenDirectoryError::wrap_io_error(e, dir.to_path_buf()))))?;
+        let (schema, f) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        tokenizer::register(&index);
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let writer = index.writer(64 * 1024 * 1024)?;
+        Ok(SearchIndex { index, reader, writer, f })
+    }
+
+    /// The last store change this index has applied (0 for a new index).
+    pub fn applied(&self) -> Result<i64, SearchError> {
+        Ok(self.index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    fn document(&self, c: &Case) -> TantivyDocument {
+        let f = &self.f;
+        let region = c.fields.region.clone().unwrap_or_default();
+        let risk = c.effective_risk();
+        let mut d = doc!(
+            f.id => c.id as u64,
+            f.received => c.fields.received_at.timestamp_millis(),
+            f.region => region.clone(),
+            f.dispute_type => c.effective_type().to_string(),
+            f.risk => risk.code(),
+            f.risk_rank => risk_key(risk, c.fields.received_at),
+            f.status => c.status.code(),
+            f.tier => c.fields.tier.code(),
+            f.text => c.fields.text.clone(),
+            f.type_facet => leaf(c.effective_type()),
+            f.risk_facet => leaf(risk.code()),
+            f.status_facet => leaf(c.status.code()),
+        );
+        if !region.is_empty() {
+            d.add_facet(f.region_facet, region_facet(&region));
+        }
+        if let Some(m) = &c.fields.mediator_id {
+            d.add_text(f.mediator, m);
+        }
+        d
+    }
+
+    /// Adds or replaces the documents of `cases` (without committing).
+    pub fn put(&mut self, cases: &[Case]) -> Result<(), SearchError> {
+        for c in cases {
+            self.writer.delete_term(Term::from_field_u64(self.f.id, c.id as u64));
+            self.writer.add_document(self.document(c))?;
+        }
+        Ok(())
+    }
+
+    /// Commits what was put, recording `applied` as the last store change it reflects.
+    pub fn commit(&mut self, applied: i64) -> Result<(), SearchError> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&applied.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Applies every store change after the last applied one (and a safety window before it).
+    /// Returns how many cases were (re)indexed.
+    pub async fn sync(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
+        let applied = self.applied()?;
+        let mut after = (applied - RESYNC_WINDOW).max(0);
+        let mut done = 0;
+        let mut last = applied;
+        loop {
+            let batch = store.changed_since(after, 5000).await?;
+            let Some(&(seq, _)) = batch.last() else { break };
+            let cases: Vec<Case> = batch.into_iter().map(|(_, c)| c).collect();
+            done += cases.len();
+            self.put(&cases)?;
+            after = seq;
+            last = last.max(seq);
+        }
+        if done > 0 || last != applied {
+            self.commit(last)?;
+        }
+        Ok(done)
+    }
+
+    /// Drops every document and rebuilds from the store.
+    pub async fn reindex(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
+        self.writer.delete_all_documents()?;
+        self.commit(0)?;
+        self.sync(store).await
+    }
+
+    /// Number of indexed cases.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// True if nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
+        let f = &self.f;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text = req.text.trim();
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchError::Filter(format!("the query has {} characters; the limit is {MAX_QUERY_CHARS}", text.chars().count())));
+        }
+        if !text.is_empty() {
+            let mut parser = QueryParser::for_index(&self.index, vec![f.text]);
+            parser.set_conjunction_by_default();
+            // Lenient parsing: stray quotes, brackets or operators in what a supervisor types are
+            // read as words, never as an error.
+            let (q, _) = parser.parse_query_lenient(text);
+            clauses.push((Occur::Must, q));
+        }
+        let term = |field: Field, value: &str| -> Box<dyn Query> { Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)) };
+        if let Some(r) = req.region.as_deref().filter(|r| !r.trim().is_empty()) {
+            let facet = region_facet(r);
+            clauses.push((Occur::Must, Box::new(TermQuery::new(Term::from_facet(f.region_facet, &facet), IndexRecordOption::Basic))));
+        }
+        if let Some(t) = &req.dispute_type {
+            clauses.push((Occur::Must, term(f.dispute_type, t)));
+        }
+        if let Some(r) = req.risk {
+            clauses.push((Occur::Must, term(f.risk, r.code())));
+        }
+        if let Some(s) = req.status {
+            clauses.push((Occur::Must, term(f.status, s.code())));
+        }
+        if let Some(t) = &req.tier {
+            clauses.push((Occur::Must, term(f.tier, t)));
+        }
+        if let Some(m) = &req.mediator {
+            clauses.push((Occur::Must, term(f.mediator, m)));
+        }
+        if req.from.is_some() || req.to.is_some() {
+            let lower = req.from.map_or(Bound::Unbounded, |t| Bound::Included(Term::from_field_i64(f.received, t.timestamp_millis())));
+            let upper = req.to.map_or(Bound::Unbounded, |t| Bound::Excluded(Term::from_field_i64(f.received, t.timestamp_millis())));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        Ok(if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) })
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
+        let f = &self.f;
+        let searcher = self.reader.searcher();
+        let query = self.query(req)?;
+        let limit = req.limit.clamp(1, 1000);
+        let mut facet_collectors = Vec::new();
+        for name in ["type_facet", "risk_facet", "status_facet", "region_facet"] {
+            let mut c = FacetCollector::for_field(name);
+            c.add_facet(Facet::root());
+            facet_collectors.push(c);
+        }
+        let facets_of = |fruits: Vec<tantivy::collector::FacetCounts>| {
+            let mut out = BTreeMap::new();
+            for (name, counts) in ["type", "risk", "status", "region"].into_iter().zip(fruits) {
+                let values: BTreeMap<String, u64> = counts.get(Facet::root()).map(|(facet, n)| (facet.to_path().join("/"), n)).collect();
+                out.insert(name.to_string(), values);
+            }
+            out
+        };
+        let top = TopDocs::with_limit(limit).and_offset(req.offset);
+        let sort = if req.sort == SortBy::Relevance && req.text.trim().is_empty() { SortBy::Time } else { req.sort };
+        let [c0, c1, c2, c3]: [FacetCollector; 4] = facet_collectors.try_into().map_err(|_| SearchError::Filter("facets".into()))?;
+        let facet_set = (c0, c1, c2, c3);
+        let (total, addresses, fruits): (usize, Vec<DocAddress>, Vec<tantivy::collector::FacetCounts>) = match sort {
+            SortBy::Relevance => {
+                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_score(), facet_set))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+            }
+            SortBy::Time => {
+                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_fast_field::<i64>("received", Order::Desc), facet_set))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+            }
+            SortBy::Risk => {
+                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_fast_field::<u64>("risk_rank", Order::Desc), facet_set))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+            }
+        };
+        let snippets = SnippetGenerator::create(&searcher, &*query, f.text)?;
+        let mut hits = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let d: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field: Field| d.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let received = d.get_first(f.received).and_then(|v| v.as_i64()).unwrap_or_default();
+            let mut snippet = snippets.snippet_from_doc(&d).to_html();
+            if snippet.is_empty() {
+                snippet = text_of(f.text).chars().take(120).collect();
+            }
+            hits.push(Hit {
+                id: d.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default() as i64,
+                received: DateTime::<Utc>::from_timestamp_millis(received).unwrap_or_default().to_rfc3339(),
+                region: text_of(f.region),
+                dispute_type: text_of(f.dispute_type),
+                risk: text_of(f.risk),
+                status: text_of(f.status),
+                snippet,
+            });
+        }
+        Ok(SearchResult { total, facets: facets_of(fruits), hits })
+    }
+}
