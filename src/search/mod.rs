@@ -248,8 +248,8 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Applies every store change after the last applied one (and a safety window before it).
-    /// Returns how many cases were (re)indexed.
+    /// Applies every store change after the last applied one (and re-applies a safety window
+    /// before it). Returns how many cases had changes the index had not applied.
     pub async fn sync(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
         let applied = self.applied()?;
         let mut after = (applied - RESYNC_WINDOW).max(0);
@@ -258,8 +258,8 @@ impl SearchIndex {
         loop {
             let batch = store.changed_since(after, 5000).await?;
             let Some(&(seq, _)) = batch.last() else { break };
+            done += batch.iter().filter(|(s, _)| *s > applied).count();
             let cases: Vec<Case> = batch.into_iter().map(|(_, c)| c).collect();
-            done += cases.len();
             self.put(&cases)?;
             after = seq;
             last = last.max(seq);
