@@ -166,6 +166,16 @@ impl Pipeline {
         &self.roster
     }
 
+    /// Replaces the roster (e.g. with the one the case store holds).
+    pub fn set_roster(&mut self, roster: Roster) {
+        self.roster = roster;
+    }
+
+    /// The type labels the model knows.
+    pub fn type_labels(&self) -> &[String] {
+        self.model.type_labels()
+    }
+
     /// Records the assignment a triage recommended, so the next case sees the new load.
     pub fn commit_assignment(&mut self, t: &Triage) {
         if let Some(m) = &t.routing.mediator {

@@ -4,6 +4,7 @@
 //! 3 a batch finished but some of its lines were rejected (each reported by line number).
 
 mod card;
+mod history;
 
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
@@ -29,6 +30,12 @@ pub struct Cli {
     /// Directory with the trained model.
     #[arg(long, global = true, env = "FENGQIAO_MODELS", value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// Data directory: the embedded SQLite store and the search index.
+    #[arg(long, global = true, env = "FENGQIAO_DATA_DIR", value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL as the store: postgres://USER@HOST/DB (the index stays in the data directory).
+    #[arg(long, global = true, env = "FENGQIAO_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -43,6 +50,12 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate the model on labelled data, or train-and-test on any label set.
     Eval(EvalArgs),
+    /// Import past cases from CSV or JSONL into the store and the search index.
+    Import(history::ImportArgs),
+    /// Search case history (Chinese full text, filters, facets).
+    Search(history::SearchArgs),
+    /// Rebuild the search index from the store.
+    Reindex,
 }
 
 /// `fengqiao triage`.
@@ -104,10 +117,18 @@ pub struct EvalArgs {
 pub fn run(cli: Cli) -> Result<i32> {
     let config_dir = config::resolve_dir(cli.config.as_deref(), "FENGQIAO_CONFIG", "config");
     let models_dir = config::resolve_dir(cli.models.as_deref(), "FENGQIAO_MODELS", "models");
+    let location = history::Location { data_dir: cli.data_dir, database_url: cli.database_url.filter(|u| !u.trim().is_empty()) };
+    let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime");
     match cli.command {
         Command::Triage(args) => triage(&config_dir, &models_dir, args),
         Command::Train(args) => train(&config_dir, args),
         Command::Eval(args) => eval(&config_dir, &models_dir, args),
+        Command::Import(args) => {
+            let pipeline = load_pipeline(&config_dir, &models_dir)?;
+            runtime()?.block_on(history::import(&location, pipeline, args))
+        }
+        Command::Search(args) => runtime()?.block_on(history::search(&location, args)),
+        Command::Reindex => runtime()?.block_on(history::reindex(&location)),
     }
 }
 

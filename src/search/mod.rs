@@ -139,12 +139,16 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: IndexWriter,
     f: Fields,
+    /// The last change put into the writer (committed or not) in this process.
+    seen: Option<i64>,
 }
 
-/// Changes re-read behind the last applied one on every sync. PostgreSQL hands out sequence
-/// numbers at insert but makes rows visible at commit, so a change can appear below one already
-/// applied; re-applying a window is harmless because indexing a case replaces its document.
-const RESYNC_WINDOW: i64 = 1000;
+/// Changes re-read behind the last applied one when an index is opened, and behind the last one
+/// seen on every later sync. PostgreSQL hands out sequence numbers at insert but makes rows
+/// visible at commit, so a change can appear below one already applied; re-applying a window is
+/// harmless because indexing a case replaces its document.
+const RESYNC_WINDOW_ON_OPEN: i64 = 1000;
+const RESYNC_WINDOW: i64 = 50;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -195,7 +199,7 @@ impl SearchIndex {
         tokenizer::register(&index);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer(64 * 1024 * 1024)?;
-        Ok(SearchIndex { index, reader, writer, f })
+        Ok(SearchIndex { index, reader, writer, f, seen: None })
     }
 
     /// The last store change this index has applied (0 for a new index).
@@ -248,11 +252,24 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Applies every store change after the last applied one (and re-applies a safety window
-    /// before it). Returns how many cases had changes the index had not applied.
+    /// Applies every store change after the last applied one (re-applying a safety window before
+    /// it) and commits. Returns how many cases had changes the index had not applied.
     pub async fn sync(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
-        let applied = self.applied()?;
-        let mut after = (applied - RESYNC_WINDOW).max(0);
+        let n = self.sync_uncommitted(store).await?;
+        self.commit_seen()?;
+        Ok(n)
+    }
+
+    /// Like [`SearchIndex::sync`] but leaves the work uncommitted, for callers that index many
+    /// batches and commit now and then with [`SearchIndex::commit_seen`]. Until then the new
+    /// documents are not searchable, and a crash loses only index work the next sync redoes.
+    pub async fn sync_uncommitted(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
+        let applied = match self.seen {
+            Some(seen) => seen,
+            None => self.applied()?,
+        };
+        let window = if self.seen.is_some() { RESYNC_WINDOW } else { RESYNC_WINDOW_ON_OPEN };
+        let mut after = (applied - window).max(0);
         let mut done = 0;
         let mut last = applied;
         loop {
@@ -264,16 +281,24 @@ impl SearchIndex {
             after = seq;
             last = last.max(seq);
         }
-        if done > 0 || last != applied {
-            self.commit(last)?;
-        }
+        self.seen = Some(last);
         Ok(done)
+    }
+
+    /// Commits everything put so far, recording the last change seen.
+    pub fn commit_seen(&mut self) -> Result<(), SearchError> {
+        let seen = match self.seen {
+            Some(s) => s,
+            None => self.applied()?,
+        };
+        self.commit(seen)
     }
 
     /// Drops every document and rebuilds from the store.
     pub async fn reindex(&mut self, store: &CaseStore) -> Result<usize, SearchError> {
         self.writer.delete_all_documents()?;
         self.commit(0)?;
+        self.seen = Some(0);
         self.sync(store).await
     }
 
