@@ -16,13 +16,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::labels::RiskLevel;
 use crate::store::{Case, CaseStore, Status, StoreError};
+use crate::text::Analyzer;
 
 pub use tokenizer::TOKENIZER;
 
@@ -153,7 +154,9 @@ const RESYNC_WINDOW: i64 = 50;
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text_options = TextOptions::default()
-        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions))
+        // Frequencies without positions: queries are words joined by AND (see `query`), never
+        // phrases, and positions would double the postings to write and store.
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqs))
         .set_stored();
     let f = Fields {
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
@@ -319,13 +322,24 @@ impl SearchIndex {
         if text.chars().count() > MAX_QUERY_CHARS {
             return Err(SearchError::Filter(format!("the query has {} characters; the limit is {MAX_QUERY_CHARS}", text.chars().count())));
         }
-        if !text.is_empty() {
-            let mut parser = QueryParser::for_index(&self.index, vec![f.text]);
-            parser.set_conjunction_by_default();
-            // Lenient parsing: stray quotes, brackets or operators in what a supervisor types are
-            // read as words, never as an error.
-            let (q, _) = parser.parse_query_lenient(text);
-            clauses.push((Occur::Must, q));
+        // A Chinese query has no spaces between its words; the analyzer cuts it as it cut the
+        // cases, and every word must occur (AND). Operators and quotes a supervisor types are
+        // dropped with the other punctuation, so no input is a syntax error.
+        let words: Vec<String> = Analyzer::global()
+            .words_with_offsets(text)
+            .into_iter()
+            .map(|(w, _, _)| w)
+            .filter(|w| !matches!(w.as_str(), "and" | "or" | "not"))
+            .collect();
+        if !words.is_empty() {
+            let must: Vec<(Occur, Box<dyn Query>)> = words
+                .iter()
+                .map(|w| -> (Occur, Box<dyn Query>) { (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.text, w), IndexRecordOption::WithFreqs))) })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(must))));
+        } else if !text.is_empty() && clauses.is_empty() {
+            // Only punctuation or symbols: nothing can match.
+            return Ok(Box::new(tantivy::query::EmptyQuery));
         }
         let term = |field: Field, value: &str| -> Box<dyn Query> { Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)) };
         if let Some(r) = req.region.as_deref().filter(|r| !r.trim().is_empty()) {

@@ -376,52 +376,111 @@ impl CaseStore {
     /// A case whose external id is already stored is left as it is. Nothing is visible, and
     /// nothing may be acknowledged, before this returns.
     pub async fn create_cases(&self, cases: &[NewCase], actor: &str) -> Result<Vec<Created>, StoreError> {
-        let placeholders = (1..=INSERT_COLUMNS.split(',').count()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let insert = format!("INSERT INTO cases ({INSERT_COLUMNS}) VALUES ({placeholders}) ON CONFLICT (external_id) DO NOTHING RETURNING id");
+        // Rows go in multi-row statements: each statement is a round trip (on SQLite, a hand-off
+        // to the connection's worker thread), and per-row statements made that the bottleneck
+        // of imports.
+        const ROWS: usize = 40;
+        let width = INSERT_COLUMNS.split(',').count();
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(cases.len());
-        for c in cases {
-            let status = if c.mediator_id.is_some() { Status::Assigned } else { Status::New };
+        for chunk in cases.chunks(ROWS) {
             let at = millis(now());
-            let inserted: Option<i64> = sqlx::query_scalar(AssertSqlSafe(insert.clone()))
-            .bind(c.external_id.clone())
-            .bind(millis(c.received_at))
-            .bind(c.channel.clone())
-            .bind(c.caller_name.clone())
-            .bind(c.caller_phone.clone())
-            .bind(c.region.clone())
-            .bind(c.address.clone())
-            .bind(c.text.clone())
-            .bind(c.predicted_type.clone())
-            .bind(c.predicted_type_prob)
-            .bind(c.predicted_risk.code())
-            .bind(serde_json::to_string(&c.risk_probs).expect("numbers serialise"))
-            .bind(serde_json::to_string(&c.reasons).expect("strings serialise"))
-            .bind(c.confirmed_type.clone())
-            .bind(c.confirmed_risk.map(|r| r.code()))
-            .bind(c.model_version.clone())
-            .bind(c.tier.code())
-            .bind(c.mediator_id.clone())
-            .bind(status.code())
-            .bind(c.due_at.map(millis))
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match inserted {
-                Some(id) => {
+            let values = self.value_rows(chunk.len(), width);
+            let sql = format!("INSERT INTO cases ({INSERT_COLUMNS}) VALUES {values} ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id");
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for c in chunk {
+                let status = if c.mediator_id.is_some() { Status::Assigned } else { Status::New };
+                query = query
+                    .bind(c.external_id.clone())
+                    .bind(millis(c.received_at))
+                    .bind(c.channel.clone())
+                    .bind(c.caller_name.clone())
+                    .bind(c.caller_phone.clone())
+                    .bind(c.region.clone())
+                    .bind(c.address.clone())
+                    .bind(c.text.clone())
+                    .bind(c.predicted_type.clone())
+                    .bind(c.predicted_type_prob)
+                    .bind(c.predicted_risk.code())
+                    .bind(serde_json::to_string(&c.risk_probs).expect("numbers serialise"))
+                    .bind(serde_json::to_string(&c.reasons).expect("strings serialise"))
+                    .bind(c.confirmed_type.clone())
+                    .bind(c.confirmed_risk.map(|r| r.code()))
+                    .bind(c.model_version.clone())
+                    .bind(c.tier.code())
+                    .bind(c.mediator_id.clone())
+                    .bind(status.code())
+                    .bind(c.due_at.map(millis))
+                    .bind(at);
+            }
+            let returned = query.fetch_all(&mut *tx).await?;
+            // Keyed rows are matched by external id; rows without one cannot conflict and come
+            // back in the order they were given.
+            let mut by_key = std::collections::HashMap::new();
+            let mut unkeyed = Vec::new();
+            for r in &returned {
+                let id: i64 = r.try_get("id")?;
+                match r.try_get::<Option<String>, _>("external_id")? {
+                    Some(k) => {
+                        by_key.insert(k, id);
+                    }
+                    None => unkeyed.push(id),
+                }
+            }
+            // Ids are handed out in VALUES order on both backends.
+            unkeyed.sort_unstable();
+            let mut unkeyed = unkeyed.into_iter();
+            let mut new_rows = Vec::new();
+            for c in chunk {
+                let created = match &c.external_id {
+                    None => Created::New(unkeyed.next().ok_or_else(|| corrupt("a case without external id was not stored"))?),
+                    Some(k) => match by_key.remove(k) {
+                        Some(id) => Created::New(id),
+                        None => {
+                            let id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE external_id = $1").bind(k.clone()).fetch_one(&mut *tx).await?;
+                            Created::Existing(id)
+                        }
+                    },
+                };
+                if let Created::New(id) = created {
+                    new_rows.push((id, c));
+                }
+                out.push(created);
+            }
+            if !new_rows.is_empty() {
+                let events = self.value_rows(new_rows.len(), 5);
+                let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES {events}")));
+                for (id, c) in &new_rows {
                     let detail = serde_json::json!({"channel": c.channel, "type": c.predicted_type, "risk": c.predicted_risk, "tier": c.tier, "mediator": c.mediator_id});
-                    insert_event(&mut tx, id, at, actor, "created", &detail).await?;
-                    insert_change(&mut tx, id, at).await?;
-                    out.push(Created::New(id));
+                    q = q.bind(*id).bind(at).bind(actor.to_string()).bind("created").bind(detail.to_string());
                 }
-                None => {
-                    let id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE external_id = $1").bind(c.external_id.clone()).fetch_one(&mut *tx).await?;
-                    out.push(Created::Existing(id));
+                q.execute(&mut *tx).await?;
+                let changes = self.value_rows(new_rows.len(), 2);
+                let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO changes (case_id, at) VALUES {changes}")));
+                for (id, _) in &new_rows {
+                    q = q.bind(*id).bind(at);
                 }
+                q.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// `rows` parenthesised groups of `width` parameters for a multi-row `VALUES`. PostgreSQL
+    /// needs numbered parameters; SQLite gets anonymous `?`, which it numbers in order and which
+    /// spares sqlx a name lookup per parameter (measured: 5% of an import's time).
+    fn value_rows(&self, rows: usize, width: usize) -> String {
+        (0..rows)
+            .map(|r| {
+                let params: Vec<String> = match self.backend {
+                    Backend::Sqlite => vec!["?".to_string(); width],
+                    Backend::Postgres => (1..=width).map(|c| format!("${}", r * width + c)).collect(),
+                };
+                format!("({})", params.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Reads one case.
