@@ -40,7 +40,7 @@ fn benches(c: &mut Criterion) {
     let reqs: Vec<TriageRequest> = texts
         .iter()
         .take(500)
-        .map(|t| TriageRequest { text: t.clone(), region: Some("浙江省/绍兴市/诸暨市/枫桥镇/枫源村".into()), phone: None })
+        .map(|t| TriageRequest { text: t.clone(), region: Some("浙江省/绍兴市/诸暨市/枫桥镇/枫源村".into()), ..Default::default() })
         .collect();
     let routed = reqs.iter().filter(|r| p.triage(r).unwrap().routing.mediator.is_some()).count();
     assert!(routed > 400, "only {routed} of 500 triages found a mediator");

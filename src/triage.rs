@@ -24,6 +24,9 @@ pub struct TriageRequest {
     /// The caller's phone number, if taken.
     #[serde(default)]
     pub phone: Option<String>,
+    /// The address of the dispute, if taken.
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// Why a request cannot be triaged.
@@ -95,9 +98,34 @@ pub struct Assessment {
     pub people: Option<u32>,
     /// The region given with the request.
     pub region: Option<String>,
-    /// The caller's phone number, digits only (later layers look up the caller's history with it
-    /// and mask it for roles that may not see it).
+    /// The caller's phone number, digits only (history is looked up with it; it is masked for
+    /// roles that may not see it).
     pub caller_phone: Option<String>,
+    /// The address given with the request.
+    pub address: Option<String>,
+    /// Earlier cases from the same phone or address, or near-duplicates in the region (filled
+    /// in by [`Pipeline::apply_history`] when a case store is at hand).
+    pub related: Vec<RelatedCase>,
+}
+
+/// An earlier case related to a new complaint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RelatedCase {
+    /// Case id.
+    pub id: i64,
+    /// How it relates: `same_phone`, `same_address` or `similar_text`.
+    pub relation: &'static str,
+    /// When it was received (RFC 3339).
+    pub received: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub dispute_type: String,
+    /// Its risk.
+    pub risk: RiskLevel,
+    /// Its status.
+    pub status: String,
+    /// The start of its text.
+    pub excerpt: String,
 }
 
 /// Reduces a phone number to its digits (full-width folded); `None` if it is not 7–15 digits
@@ -203,6 +231,39 @@ impl Pipeline {
         Triage { assessment, routing }
     }
 
+    /// Adds what the case history says: the related cases, and the risk floors repeated contact
+    /// demands (each a stated reason; history never lowers a level).
+    pub fn apply_history(&self, a: &mut Assessment, history: &crate::store::History) {
+        let related = |cases: &[crate::store::Case], relation: &'static str| -> Vec<RelatedCase> {
+            cases
+                .iter()
+                .map(|c| RelatedCase {
+                    id: c.id,
+                    relation,
+                    received: c.fields.received_at.to_rfc3339(),
+                    dispute_type: c.effective_type().to_string(),
+                    risk: c.effective_risk(),
+                    status: c.status.code().to_string(),
+                    excerpt: c.fields.text.chars().take(60).collect(),
+                })
+                .collect()
+        };
+        a.related = [related(&history.same_phone, "same_phone"), related(&history.same_address, "same_address"), related(&history.similar, "similar_text")].concat();
+        let facts = crate::risk::HistoryFacts {
+            same_phone_90d: history.same_phone.len(),
+            open_same_address: history.same_address.len(),
+            similar_in_region_30d: history.similar.len(),
+        };
+        for reason in crate::risk::history_reasons(&facts) {
+            if reason.level > a.risk.level {
+                a.risk.level = reason.level;
+                a.risk.name = reason.level.chinese().to_string();
+            }
+            a.risk.reasons.push(reason);
+        }
+        a.risk.reasons.sort_by(|x, y| y.level.cmp(&x.level));
+    }
+
     /// Everything but routing. It does not read the roster, so a batch can assess complaints
     /// in parallel and route them in order.
     pub fn assess(&self, req: &TriageRequest) -> Result<Assessment, TriageError> {
@@ -264,6 +325,8 @@ impl Pipeline {
             people,
             region: region.map(|r| r.to_string()),
             caller_phone,
+            address: req.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string),
+            related: Vec::new(),
         })
     }
 }

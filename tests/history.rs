@@ -183,3 +183,34 @@ fn postgres_store_imports_and_searches_the_same_way() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["total"], 2, "{v}");
 }
+
+#[test]
+fn triage_shows_related_cases_and_repeated_calls_raise_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let day = |d: i64| (chrono::Utc::now() - chrono::Duration::days(d)).format("%Y-%m-%d %H:%M:%S").to_string();
+    let file = dir.path().join("calls.jsonl");
+    let rows = [
+        serde_json::json!({"id": "a", "text": "楼上邻居天天半夜剁肉，吵得睡不着", "phone": "138 1234 5678", "time": day(20), "address": "枫源村3组12号", "region": "浙江省/绍兴市/诸暨市/枫桥镇/枫源村"}),
+        serde_json::json!({"id": "b", "text": "又是楼上剁肉，半夜两点", "phone": "13812345678", "time": day(5), "region": "浙江省/绍兴市/诸暨市/枫桥镇/枫源村"}),
+        serde_json::json!({"id": "c", "text": "很久以前的来电", "phone": "13812345678", "time": day(200)}),
+    ];
+    std::fs::write(&file, rows.iter().map(|r| r.to_string() + "\n").collect::<String>()).unwrap();
+    assert!(run(&data, &["import", file.to_str().unwrap()]).status.success());
+
+    let o = run(&data, &["triage", "--json", "--phone", "13812345678", "--address", "枫源村3组12号", "--region", "浙江省/绍兴市/诸暨市/枫桥镇/枫源村", "楼上邻居天天半夜剁肉，吵得我睡不着觉"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let relations: Vec<&str> = v["related"].as_array().unwrap().iter().map(|r| r["relation"].as_str().unwrap()).collect();
+    assert_eq!(relations.iter().filter(|r| **r == "same_phone").count(), 2, "the 200-day-old call is outside 90 days: {relations:?}");
+    assert!(relations.contains(&"same_address") && relations.contains(&"similar_text"), "{relations:?}");
+    let reasons = v["risk"]["reasons"].to_string();
+    assert!(reasons.contains("第3次来电") && reasons.contains("\"history\""), "{reasons}");
+    assert_ne!(v["risk"]["level"], "blue", "repeated contact raises a calm complaint");
+
+    let fresh = dir.path().join("empty");
+    let o = run(&fresh, &["triage", "--json", "--phone", "13812345678", "楼上邻居天天半夜剁肉"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["related"], serde_json::json!([]), "no store, no history");
+    assert!(!fresh.exists(), "triage without a store creates none");
+}

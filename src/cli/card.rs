@@ -52,6 +52,17 @@ pub fn render(triage: &Triage) -> String {
     for reason in &route.reasons {
         let _ = writeln!(s, "          · {reason}");
     }
+    if !t.related.is_empty() {
+        let _ = writeln!(s, "相关案件  {}件", t.related.len());
+        for r in t.related.iter().take(5) {
+            let relation = match r.relation {
+                "same_phone" => "同一来电人",
+                "same_address" => "同一地址",
+                _ => "相似投诉",
+            };
+            let _ = writeln!(s, "          · #{} {} {} {} {} {}", r.id, &r.received[..10.min(r.received.len())], relation, crate::triage::type_name(&r.dispute_type), r.risk.chinese(), r.excerpt);
+        }
+    }
     if !t.personal_data.is_empty() {
         let _ = writeln!(s, "个人信息  识别到{}处电话/身份证号，对无权限角色脱敏显示", t.personal_data.len());
     }

@@ -218,25 +218,28 @@ fn row_to_case(pipeline: &Pipeline, row: &Row, file_key: &str) -> Result<NewCase
         }
         other => other.map(str::to_string),
     };
-    let req = TriageRequest { text: text.clone(), region: first(row, &["region"]).map(str::to_string), phone: first(row, &["phone"]).map(str::to_string) };
+    let req = TriageRequest {
+        text: text.clone(),
+        region: first(row, &["region"]).map(str::to_string),
+        phone: first(row, &["phone"]).map(str::to_string),
+        address: first(row, &["address"]).map(str::to_string),
+    };
     let triage = pipeline.assess(&req).map_err(|e| e.to_string())?;
     let triage = pipeline.route(triage);
     let external_id = match first(row, &["id", "external_id"]) {
         Some(id) => format!("{file_key}:{id}"),
         None => format!("sha256:{}", Sha256::digest(text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()),
     };
-    Ok(new_case(&triage, external_id, received_at, first(row, &["channel"]).unwrap_or("import"), first(row, &["caller", "user", "name"]), first(row, &["address"]), confirmed_type, confirmed_risk))
+    Ok(new_case(&triage, external_id, received_at, first(row, &["channel"]).unwrap_or("import"), first(row, &["caller", "user", "name"]), confirmed_type, confirmed_risk))
 }
 
 /// A case built from a triage result.
-#[allow(clippy::too_many_arguments)]
 pub fn new_case(
     t: &Triage,
     external_id: String,
     received_at: DateTime<Utc>,
     channel: &str,
     caller_name: Option<&str>,
-    address: Option<&str>,
     confirmed_type: Option<String>,
     confirmed_risk: Option<RiskLevel>,
 ) -> NewCase {
@@ -248,7 +251,7 @@ pub fn new_case(
         caller_name: caller_name.map(str::to_string),
         caller_phone: a.caller_phone.clone(),
         region: a.region.clone(),
-        address: address.map(str::to_string),
+        address: a.address.clone(),
         text: a.masked_text.clone(),
         predicted_type: a.dispute_type.label.clone(),
         predicted_type_prob: a.dispute_type.probability as f64,
@@ -407,4 +410,15 @@ mod tests {
     fn passwords_stay_out_of_messages() {
         assert_eq!(redact("postgres://u:secret@db/x"), "postgres://…@db/x");
     }
+}
+
+/// Looks up the case history of a complaint when a store is configured (a database URL, or a
+/// store file already in the data directory); `None` when there is no store to ask.
+pub async fn history_for(location: &Location, a: &crate::triage::Assessment) -> Result<Option<crate::store::History>> {
+    if location.database_url.is_none() && !location.data_dir.join("fengqiao.sqlite").exists() {
+        return Ok(None);
+    }
+    let store = location.store().await?;
+    let h = store.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
+    Ok(Some(h))
 }

@@ -73,9 +73,12 @@ pub struct TriageArgs {
     /// Region path of the dispute, e.g. 浙江省/绍兴市/诸暨市/枫桥镇/枫源村.
     #[arg(long)]
     pub region: Option<String>,
-    /// The caller's phone number.
+    /// The caller's phone number (earlier calls from it are looked up in the case store).
     #[arg(long)]
     pub phone: Option<String>,
+    /// The address of the dispute.
+    #[arg(long)]
+    pub address: Option<String>,
     /// Threads for --jsonl (complaints are assessed in parallel and routed in input order);
     /// default: all cores.
     #[arg(long, value_name = "N", requires = "jsonl")]
@@ -120,7 +123,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let location = history::Location { data_dir: cli.data_dir, database_url: cli.database_url.filter(|u| !u.trim().is_empty()) };
     let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime");
     match cli.command {
-        Command::Triage(args) => triage(&config_dir, &models_dir, args),
+        Command::Triage(args) => triage(&config_dir, &models_dir, &location, args),
         Command::Train(args) => train(&config_dir, args),
         Command::Eval(args) => eval(&config_dir, &models_dir, args),
         Command::Import(args) => {
@@ -151,7 +154,7 @@ fn decode(bytes: Vec<u8>, what: &str) -> Result<String> {
     })
 }
 
-fn triage(config_dir: &Path, models_dir: &Path, args: TriageArgs) -> Result<i32> {
+fn triage(config_dir: &Path, models_dir: &Path, location: &history::Location, args: TriageArgs) -> Result<i32> {
     if let Some(path) = &args.jsonl {
         let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
         return triage_jsonl(config_dir, models_dir, path, threads);
@@ -161,8 +164,15 @@ fn triage(config_dir: &Path, models_dir: &Path, args: TriageArgs) -> Result<i32>
         None => read_stdin()?,
     };
     let pipeline = load_pipeline(config_dir, models_dir)?;
-    let req = TriageRequest { text, region: args.region, phone: args.phone };
-    let result = pipeline.triage(&req)?;
+    let req = TriageRequest { text, region: args.region, phone: args.phone, address: args.address };
+    let mut assessment = pipeline.assess(&req)?;
+    // With a case store at hand, earlier cases from the same caller or address, and repeats in
+    // the region, are shown and can raise the risk.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    if let Some(h) = runtime.block_on(history::history_for(location, &assessment))? {
+        pipeline.apply_history(&mut assessment, &h);
+    }
+    let result = pipeline.route(assessment);
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &result)?;

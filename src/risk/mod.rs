@@ -136,6 +136,35 @@ pub struct RiskAssessment {
     pub cues: Vec<CueHit>,
 }
 
+/// What the case history says about a new complaint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HistoryFacts {
+    /// Earlier cases from the same phone in the last 90 days.
+    pub same_phone_90d: usize,
+    /// Open (not closed) cases at the same address.
+    pub open_same_address: usize,
+    /// Near-duplicate complaints in the same region in the last 30 days.
+    pub similar_in_region_30d: usize,
+}
+
+/// The risk floors that repeated contact demands, with their reasons: a third contact from one
+/// phone within 90 days is at least yellow, a fifth at least orange; open cases at the same
+/// address or three near-duplicates in the region in 30 days are at least yellow.
+pub fn history_reasons(h: &HistoryFacts) -> Vec<RiskReason> {
+    let mut out = Vec::new();
+    if h.same_phone_90d >= 2 {
+        let level = if h.same_phone_90d >= 4 { RiskLevel::Orange } else { RiskLevel::Yellow };
+        out.push(RiskReason { source: "history", level, text: format!("同一来电人90天内第{}次来电", h.same_phone_90d + 1) });
+    }
+    if h.open_same_address >= 1 {
+        out.push(RiskReason { source: "history", level: RiskLevel::Yellow, text: format!("同一地址另有{}件未结案件", h.open_same_address) });
+    }
+    if h.similar_in_region_30d >= 3 {
+        out.push(RiskReason { source: "history", level: RiskLevel::Yellow, text: format!("30天内同一地区有{}件相似投诉，可能涉及多户", h.similar_in_region_30d) });
+    }
+    out
+}
+
 /// Combines text-model risk probabilities with cue hits: the fusion model weighs them, the
 /// decision costs pick a level, and the highest cue level is a floor the result never goes below.
 pub fn assess(text_probs: &[f32; 4], cues: Vec<CueHit>, fusion: &Fusion, decision: &DecisionCosts) -> RiskAssessment {
@@ -173,6 +202,15 @@ mod tests {
         let alarming = [0.01, 0.01, 0.01, 0.97];
         let b = assess(&alarming, rules.cues.scan("楼上漏水,多次协商无果"), &fusion, &rules.decision);
         assert_eq!(b.level, RiskLevel::Red, "a yellow cue does not pull a red model call down");
+    }
+
+    #[test]
+    fn repeated_contact_raises_with_a_reason() {
+        assert!(history_reasons(&HistoryFacts { same_phone_90d: 1, ..Default::default() }).is_empty(), "a second call is not yet a pattern");
+        let r = history_reasons(&HistoryFacts { same_phone_90d: 2, ..Default::default() });
+        assert_eq!((r[0].level, r[0].text.as_str()), (RiskLevel::Yellow, "同一来电人90天内第3次来电"));
+        let r = history_reasons(&HistoryFacts { same_phone_90d: 4, open_same_address: 1, similar_in_region_30d: 3 });
+        assert_eq!(r.iter().map(|x| x.level).collect::<Vec<_>>(), [RiskLevel::Orange, RiskLevel::Yellow, RiskLevel::Yellow]);
     }
 
     #[test]

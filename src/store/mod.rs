@@ -204,6 +204,17 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// Earlier cases related to a new complaint (see [`CaseStore::history`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Same phone, last 90 days.
+    pub same_phone: Vec<Case>,
+    /// Same address, not closed.
+    pub same_address: Vec<Case>,
+    /// Near-duplicate text, same region, last 30 days.
+    pub similar: Vec<Case>,
+}
+
 /// Which backend a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -549,6 +560,38 @@ impl CaseStore {
         insert_change(&mut tx, id, at).await?;
         tx.commit().await?;
         self.case(id).await
+    }
+
+    /// Earlier cases that bear on a new complaint: from the same phone in the last 90 days, at
+    /// the same address and still open, and near-duplicates (character-bigram similarity of at
+    /// least 0.5) in the same region in the last 30 days. At most 20 of each, newest first.
+    pub async fn history(&self, phone: Option<&str>, address: Option<&str>, region: Option<&str>, normalized_text: &str, now: DateTime<Utc>) -> Result<History, StoreError> {
+        let day = 24 * 3600 * 1000;
+        let mut h = History::default();
+        if let Some(p) = phone.filter(|p| !p.is_empty()) {
+            let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE caller_phone = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 20");
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(p.to_string()).bind(millis(now) - 90 * day).fetch_all(&self.pool).await?;
+            h.same_phone = rows.iter().map(case_from_row).collect::<Result<_, _>>()?;
+        }
+        if let Some(a) = address.map(str::trim).filter(|a| !a.is_empty()) {
+            let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE address = $1 AND status <> 'closed' ORDER BY received_at DESC LIMIT 20");
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(a.to_string()).fetch_all(&self.pool).await?;
+            h.same_address = rows.iter().map(case_from_row).collect::<Result<_, _>>()?;
+        }
+        if let Some(r) = region.filter(|r| !r.is_empty()) {
+            let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE region = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 500");
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(r.to_string()).bind(millis(now) - 30 * day).fetch_all(&self.pool).await?;
+            for row in &rows {
+                let c = case_from_row(row)?;
+                if crate::text::similarity(&crate::text::normalize(&c.fields.text), normalized_text) >= 0.5 {
+                    h.similar.push(c);
+                    if h.similar.len() == 20 {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(h)
     }
 
     /// The highest change sequence number (0 for an empty store).

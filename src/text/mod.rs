@@ -37,6 +37,18 @@ pub enum TextError {
     NoChinese,
 }
 
+/// How alike two normalized texts are: the Jaccard overlap of their Chinese character bigrams,
+/// from 0 (nothing shared) to 1 (the same bigrams). Used to spot the same complaint sent again.
+pub fn similarity(a: &str, b: &str) -> f32 {
+    fn bigrams(s: &str) -> std::collections::HashSet<(char, char)> {
+        let chars: Vec<char> = s.chars().filter(|c| is_han(*c)).collect();
+        chars.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+    let (x, y) = (bigrams(a), bigrams(b));
+    let union = x.union(&y).count();
+    if union == 0 { 0.0 } else { x.intersection(&y).count() as f32 / union as f32 }
+}
+
 /// Checks a raw text against the input rules before any work is done on it.
 pub fn validate(raw: &str) -> Result<(), TextError> {
     let chars = raw.chars().count();
@@ -55,6 +67,15 @@ pub fn validate(raw: &str) -> Result<(), TextError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similarity_spots_resent_complaints() {
+        let a = "楼上邻居天天半夜剁肉，吵得睡不着";
+        assert_eq!(similarity(a, a), 1.0);
+        assert!(similarity(a, "楼上邻居天天半夜剁肉，吵得我睡不着觉") > 0.6);
+        assert!(similarity(a, "包工头拖欠工资三个月") < 0.1);
+        assert_eq!(similarity("", "abc"), 0.0);
+    }
 
     #[test]
     fn validate_rejects_each_kind_of_bad_input_with_its_own_error() {
