@@ -12,6 +12,7 @@ PG_N=${PG_N:-100000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 SHARED=${SHARED:-../shared}
 work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
 echo "working in $work" >&2
 cargo build --release --quiet
 cargo bench --bench search --no-run --quiet 2>/dev/null

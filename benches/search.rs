@@ -161,6 +161,11 @@ async fn main() {
         base_hits += total as usize;
         assert!(hits.len() <= 20);
     }
+    // p99 by request kind (0 words only, 1 + township, 2 + risk sorted by time, 3 + type, date, county).
+    let by_kind = |v: &[f64]| -> Vec<f64> {
+        (0..4).map(|k| { let mut part: Vec<f64> = v.iter().skip(k).step_by(4).copied().collect(); (percentile(&mut part, 0.99) * 100.0).round() / 100.0 }).collect()
+    };
+    let (ours_kind, base_kind) = (by_kind(&ours), by_kind(&base));
     let size = |p: PathBuf| -> u64 {
         if p.is_dir() { std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum() } else { std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0) }
     };
@@ -173,6 +178,7 @@ async fn main() {
             "record": "search_latency", "cases": cases, "queries": reqs.len(),
             "fengqiao_ms": {"p50": r2(o50), "p99": r2(o99)}, "fts5_ms": {"p50": r2(b50), "p99": r2(b99)},
             "ratio_p50": r2(b50 / o50), "ratio_p99": r2(b99 / o99),
+            "p99_by_kind_ms": {"fengqiao": ours_kind, "fts5": base_kind},
             "matches_fengqiao": ours_hits, "matches_fts5": base_hits,
             "bytes": {"store": size(dir.join("fengqiao.sqlite")) + size(dir.join("fengqiao.sqlite-wal")), "index": size(dir.join("index")), "fts5": size(fts_path.clone())},
             "fts5_build_s": r2(build_s),

@@ -87,7 +87,10 @@ async fn region_subtrees_and_filters_narrow_the_results_and_facets_count_them() 
     assert_eq!(res.facets["type"]["labor"], 2);
     assert_eq!(res.facets["risk"]["red"], 1);
     assert_eq!(res.facets["status"]["assigned"], 4);
-    assert_eq!(res.facets["region"]["浙江省"], 4);
+    assert_eq!(res.facets["region"]["浙江省/绍兴市/诸暨市/枫桥镇"], 2, "region counts one level below the filter: {:?}", res.facets["region"]);
+    assert_eq!(res.facets["region"]["浙江省/绍兴市/诸暨市/东溪镇"], 2);
+    let all = index.search(&req("")).unwrap();
+    assert_eq!(all.facets["region"]["浙江省/绍兴市/诸暨市"], 4, "without a filter, counties");
     let mut r = req("工人");
     r.risk = Some(RiskLevel::Red);
     assert_eq!(ids(&index, &r), vec![3]);

@@ -147,52 +147,46 @@ struct Row {
     fields: BTreeMap<String, String>,
 }
 
-fn read_rows(path: &Path) -> Result<(Vec<Row>, Vec<(usize, String)>)> {
+/// Reads an import file's text (decoded to UTF-8).
+fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (text, encoding) = decode_file(bytes, path)?;
     if encoding != "UTF-8" {
         eprintln!("{} is {encoding}; converted to UTF-8", path.display());
     }
-    let mut rows = Vec::new();
-    let mut rejected = Vec::new();
+    Ok(text)
+}
+
+/// The rows of an import file, one at a time (a million-row file is never held as rows), each a
+/// row or a rejection with its line number.
+fn rows<'a>(path: &Path, text: &'a str) -> Result<Box<dyn Iterator<Item = Result<Row, (usize, String)>> + 'a>> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
         let headers: Vec<String> = reader.headers().context("reading the CSV header row")?.iter().map(|h| h.trim().to_lowercase()).collect();
-        for record in reader.records() {
-            match record {
-                Ok(r) => {
-                    let line = r.position().map_or(0, |p| p.line() as usize);
-                    if r.len() != headers.len() {
-                        rejected.push((line, format!("{} fields where the header has {}", r.len(), headers.len())));
-                        continue;
-                    }
-                    rows.push(Row { line, fields: headers.iter().cloned().zip(r.iter().map(str::to_string)).collect() });
+        Ok(Box::new(reader.into_records().map(move |record| match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line() as usize);
+                if r.len() != headers.len() {
+                    return Err((line, format!("{} fields where the header has {}", r.len(), headers.len())));
                 }
-                Err(e) => rejected.push((e.position().map_or(0, |p| p.line() as usize), format!("malformed CSV: {e}"))),
+                Ok(Row { line, fields: headers.iter().cloned().zip(r.iter().map(str::to_string)).collect() })
             }
-        }
+            Err(e) => Err((e.position().map_or(0, |p| p.line() as usize), format!("malformed CSV: {e}"))),
+        })))
     } else {
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
-                Ok(obj) => {
-                    let fields = obj
-                        .into_iter()
-                        .filter_map(|(k, v)| match v {
-                            serde_json::Value::String(s) => Some((k.to_lowercase(), s)),
-                            serde_json::Value::Number(n) => Some((k.to_lowercase(), n.to_string())),
-                            _ => None,
-                        })
-                        .collect();
-                    rows.push(Row { line: i + 1, fields });
-                }
-                Err(e) => rejected.push((i + 1, format!("not a JSON object: {e}"))),
-            }
-        }
+        Ok(Box::new(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, line)| {
+            let obj = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).map_err(|e| (i + 1, format!("not a JSON object: {e}")))?;
+            let fields = obj
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k.to_lowercase(), s)),
+                    serde_json::Value::Number(n) => Some((k.to_lowercase(), n.to_string())),
+                    _ => None,
+                })
+                .collect();
+            Ok(Row { line: i + 1, fields })
+        })))
     }
-    Ok((rows, rejected))
 }
 
 fn first<'a>(row: &'a Row, names: &[&str]) -> Option<&'a str> {
@@ -282,16 +276,31 @@ pub async fn import(location: &Location, mut pipeline: Pipeline, args: ImportArg
         pipeline.set_roster(roster);
     }
     let mut index = location.index(&store).await?;
-    let (rows, mut rejected) = read_rows(&args.file)?;
+    let text = read_text(&args.file)?;
+    let mut rejected = Vec::new();
+    let mut input = rows(&args.file, &text)?;
     let file_key = args.file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let progress = indicatif::ProgressBar::new(rows.len() as u64);
+    let progress = indicatif::ProgressBar::new(text.lines().count().saturating_sub(1).max(1) as u64);
     progress.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     progress.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, eta {eta}").expect("valid template"));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (mut new, mut existing, mut batches) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
-    for chunk in rows.chunks(args.batch) {
-        let converted = super::parallel_map(chunk, threads, |row| row_to_case(&pipeline, row, &file_key));
+    loop {
+        let mut chunk = Vec::with_capacity(args.batch);
+        for item in input.by_ref() {
+            match item {
+                Ok(row) => chunk.push(row),
+                Err(rejection) => rejected.push(rejection),
+            }
+            if chunk.len() == args.batch {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let converted = super::parallel_map(&chunk, threads, |row| row_to_case(&pipeline, row, &file_key));
         let mut cases = Vec::with_capacity(chunk.len());
         for (row, result) in chunk.iter().zip(converted) {
             match result {
@@ -378,6 +387,10 @@ pub async fn search(location: &Location, args: SearchArgs) -> Result<i32> {
 pub async fn reindex(location: &Location) -> Result<i32> {
     let store = location.store().await?;
     let dir = location.data_dir.join("index");
+    // From scratch: the old files may be damaged or of an older schema.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing the old index in {}", dir.display()))?;
+    }
     let mut index = SearchIndex::open(&dir).with_context(|| format!("opening the search index in {}", dir.display()))?;
     let n = index.reindex(&store).await?;
     eprintln!("reindexed {n} cases from the store");

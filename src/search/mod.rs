@@ -15,6 +15,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tantivy::aggregation::AggregationCollector;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING};
@@ -161,7 +162,7 @@ fn schema() -> (Schema, Fields) {
     let f = Fields {
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
         received: b.add_i64_field("received", INDEXED | STORED | FAST),
-        region: b.add_text_field("region", STRING | STORED),
+        region: b.add_text_field("region", STRING | STORED | FAST),
         region_facet: b.add_facet_field("region_facet", FacetOptions::default()),
         dispute_type: b.add_text_field("type", STRING | STORED),
         risk: b.add_text_field("risk", STRING | STORED),
@@ -375,38 +376,50 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let query = self.query(req)?;
         let limit = req.limit.clamp(1, 1000);
-        let mut facet_collectors = Vec::new();
-        for name in ["type_facet", "risk_facet", "status_facet", "region_facet"] {
+        let facet = |name: &str| {
             let mut c = FacetCollector::for_field(name);
             c.add_facet(Facet::root());
-            facet_collectors.push(c);
-        }
-        let facets_of = |fruits: Vec<tantivy::collector::FacetCounts>| {
-            let mut out = BTreeMap::new();
-            for (name, counts) in ["type", "risk", "status", "region"].into_iter().zip(fruits) {
-                let values: BTreeMap<String, u64> = counts.get(Facet::root()).map(|(facet, n)| (facet.to_path().join("/"), n)).collect();
-                out.insert(name.to_string(), values);
-            }
-            out
+            c
         };
+        // Region counts come from a terms aggregation over the region's fast column, rolled up
+        // to the level below the filter: counting hierarchical facets tripled the p99 latency
+        // at a million cases.
+        let region_agg: tantivy::aggregation::agg_req::Aggregations =
+            serde_json::from_value(serde_json::json!({"region": {"terms": {"field": "region", "size": 100_000}}})).expect("a valid aggregation request");
+        let collectors = (facet("type_facet"), facet("risk_facet"), facet("status_facet"), AggregationCollector::from_aggs(region_agg, Default::default()));
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let sort = if req.sort == SortBy::Relevance && req.text.trim().is_empty() { SortBy::Time } else { req.sort };
-        let [c0, c1, c2, c3]: [FacetCollector; 4] = facet_collectors.try_into().map_err(|_| SearchError::Filter("facets".into()))?;
-        let facet_set = (c0, c1, c2, c3);
-        let (total, addresses, fruits): (usize, Vec<DocAddress>, Vec<tantivy::collector::FacetCounts>) = match sort {
+        let (total, addresses, (types, risks, statuses, regions)) = match sort {
             SortBy::Relevance => {
-                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_score(), facet_set))?;
-                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+                let (n, docs, fruits) = searcher.search(&query, &(Count, top.order_by_score(), collectors))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect::<Vec<DocAddress>>(), fruits)
             }
             SortBy::Time => {
-                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_fast_field::<i64>("received", Order::Desc), facet_set))?;
-                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+                let (n, docs, fruits) = searcher.search(&query, &(Count, top.order_by_fast_field::<i64>("received", Order::Desc), collectors))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect(), fruits)
             }
             SortBy::Risk => {
-                let (n, docs, (a, b, c, d)) = searcher.search(&query, &(Count, top.order_by_fast_field::<u64>("risk_rank", Order::Desc), facet_set))?;
-                (n, docs.into_iter().map(|(_, a)| a).collect(), vec![a, b, c, d])
+                let (n, docs, fruits) = searcher.search(&query, &(Count, top.order_by_fast_field::<u64>("risk_rank", Order::Desc), collectors))?;
+                (n, docs.into_iter().map(|(_, a)| a).collect(), fruits)
             }
         };
+        let mut facets = BTreeMap::new();
+        for (name, counts) in [("type", types), ("risk", risks), ("status", statuses)] {
+            facets.insert(name.to_string(), counts.get(Facet::root()).map(|(f, n)| (f.to_path().join("/"), n)).collect());
+        }
+        let depth = req.region.as_deref().map_or(3, |r| r.split('/').filter(|s| !s.trim().is_empty()).count() + 1);
+        let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
+        if let Some(tantivy::aggregation::agg_result::AggregationResult::BucketResult(tantivy::aggregation::agg_result::BucketResult::Terms { buckets, .. })) = regions.0.get("region") {
+            for b in buckets {
+                if let tantivy::aggregation::Key::Str(path) = &b.key {
+                    let key = path.split('/').take(depth).collect::<Vec<_>>().join("/");
+                    if !key.is_empty() {
+                        *by_region.entry(key).or_default() += b.doc_count;
+                    }
+                }
+            }
+        }
+        facets.insert("region".to_string(), by_region);
         let snippets = SnippetGenerator::create(&searcher, &*query, f.text)?;
         let mut hits = Vec::with_capacity(addresses.len());
         for address in addresses {
@@ -427,6 +440,6 @@ impl SearchIndex {
                 snippet,
             });
         }
-        Ok(SearchResult { total, facets: facets_of(fruits), hits })
+        Ok(SearchResult { total, facets, hits })
     }
 }
