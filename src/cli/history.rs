@@ -425,13 +425,14 @@ mod tests {
     }
 }
 
-/// Looks up the case history of a complaint when a store is configured (a database URL, or a
-/// store file already in the data directory); `None` when there is no store to ask.
-pub async fn history_for(location: &Location, a: &crate::triage::Assessment) -> Result<Option<crate::store::History>> {
+/// Looks up the case history of a complaint, and the stored mediator roster, when a store is
+/// configured (a database URL, or a store file already in the data directory); `None` when there
+/// is no store to ask.
+pub async fn history_for(location: &Location, a: &crate::triage::Assessment) -> Result<Option<(crate::store::History, crate::routing::Roster)>> {
     if location.database_url.is_none() && !location.data_dir.join("fengqiao.sqlite").exists() {
         return Ok(None);
     }
     let store = location.store().await?;
     let h = store.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
-    Ok(Some(h))
+    Ok(Some((h, store.roster().await?)))
 }

@@ -163,14 +163,17 @@ fn triage(config_dir: &Path, models_dir: &Path, location: &history::Location, ar
         Some(t) => t,
         None => read_stdin()?,
     };
-    let pipeline = load_pipeline(config_dir, models_dir)?;
+    let mut pipeline = load_pipeline(config_dir, models_dir)?;
     let req = TriageRequest { text, region: args.region, phone: args.phone, address: args.address };
     let mut assessment = pipeline.assess(&req)?;
     // With a case store at hand, earlier cases from the same caller or address, and repeats in
-    // the region, are shown and can raise the risk.
+    // the region, are shown and can raise the risk; routing reads the stored roster.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    if let Some(h) = runtime.block_on(history::history_for(location, &assessment))? {
+    if let Some((h, roster)) = runtime.block_on(history::history_for(location, &assessment))? {
         pipeline.apply_history(&mut assessment, &h);
+        if !roster.mediators().is_empty() {
+            pipeline.set_roster(roster);
+        }
     }
     let result = pipeline.route(assessment);
     let mut out = io::stdout().lock();
