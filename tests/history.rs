@@ -214,3 +214,23 @@ fn triage_shows_related_cases_and_repeated_calls_raise_risk() {
     assert_eq!(v["related"], serde_json::json!([]), "no store, no history");
     assert!(!fresh.exists(), "triage without a store creates none");
 }
+
+#[test]
+fn the_roster_is_imported_into_the_store_and_bad_rosters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = run(&data, &["mediators", "import"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).1.contains("stored 20 mediators"), "{}", text(&o).1);
+    let o = run(&data, &["mediators", "list"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 20);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[mediator]]\nid = \"x\"\nname = \"x\"\nstars = 9\ntier = \"village\"\nregion = \"浙江省\"\ncapacity = 1\n").unwrap();
+    let o = run(&data, &["mediators", "import", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("9 stars"), "{}", text(&o).1);
+    let o = run(&data, &["mediators", "list"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 20, "a refused roster changes nothing");
+}

@@ -436,3 +436,22 @@ pub async fn history_for(location: &Location, a: &crate::triage::Assessment) -> 
     let h = store.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
     Ok(Some((h, store.roster().await?)))
 }
+
+/// `fengqiao mediators import|list`.
+pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::MediatorsCommand) -> Result<i32> {
+    let store = location.store().await?;
+    match cmd {
+        super::MediatorsCommand::Import { file } => {
+            let path = file.unwrap_or_else(|| config_dir.join("mediators.toml"));
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let roster = crate::routing::Roster::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
+            let n = store.import_roster(&roster).await?;
+            eprintln!("stored {n} mediators from {}; routing now reads this roster", path.display());
+        }
+        super::MediatorsCommand::List => {
+            let roster = store.roster().await?;
+            println!("{}", serde_json::to_string_pretty(roster.mediators())?);
+        }
+    }
+    Ok(0)
+}

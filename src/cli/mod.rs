@@ -56,6 +56,21 @@ pub enum Command {
     Search(history::SearchArgs),
     /// Rebuild the search index from the store.
     Reindex,
+    /// The mediator roster held in the store.
+    #[command(subcommand)]
+    Mediators(MediatorsCommand),
+}
+
+/// `fengqiao mediators …`.
+#[derive(Debug, Subcommand)]
+pub enum MediatorsCommand {
+    /// Replace the stored roster with a roster file (default: mediators.toml in the config directory).
+    Import {
+        /// The roster file.
+        file: Option<PathBuf>,
+    },
+    /// Print the stored roster as JSON.
+    List,
 }
 
 /// `fengqiao triage`.
@@ -132,6 +147,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Search(args) => runtime()?.block_on(history::search(&location, args)),
         Command::Reindex => runtime()?.block_on(history::reindex(&location)),
+        Command::Mediators(cmd) => runtime()?.block_on(history::mediators(&location, &config_dir, cmd)),
     }
 }
 
