@@ -183,9 +183,9 @@ impl ModelBundle {
         if bundle.format != FORMAT {
             return Err(ModelError::Decode(format!("format `{}`, expected `{FORMAT}`", bundle.format)));
         }
-        // The vocabulary's hash index is not serialised; a round trip through TextModel rebuilds it.
-        let text = TextModel::from_bytes(&bundle.text.to_bytes())?;
-        Ok(ModelBundle { text, ..bundle })
+        let mut bundle = bundle;
+        bundle.text.rebuild_index();
+        Ok(bundle)
     }
 
     /// The type labels, in class order.

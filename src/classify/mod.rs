@@ -100,7 +100,13 @@ impl TextModel {
     /// Reads a model written by [`TextModel::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<TextModel, ModelError> {
         let mut m: TextModel = postcard::from_bytes(bytes).map_err(|e| ModelError::Decode(e.to_string()))?;
-        m.vocab.rebuild_index();
+        m.rebuild_index();
         Ok(m)
+    }
+
+    /// Rebuilds the lookup tables that are not serialised; call after deserialising a model
+    /// embedded in another structure.
+    pub(crate) fn rebuild_index(&mut self) {
+        self.vocab.rebuild_index();
     }
 }
