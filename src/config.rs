@@ -49,6 +49,14 @@ pub enum ConfigError {
         /// What is wrong.
         source: RosterError,
     },
+    /// `sla.toml` is not valid.
+    #[error("{path}: {source}")]
+    Sla {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        source: crate::service::SlaError,
+    },
     /// The model file is unusable.
     #[error("{path}: {source}")]
     Model {
@@ -95,6 +103,12 @@ pub fn load_routing_rules(dir: &Path) -> Result<RoutingRules, ConfigError> {
 pub fn load_roster(dir: &Path) -> Result<Roster, ConfigError> {
     let path = dir.join("mediators.toml");
     Roster::from_toml(&read(&path)?).map_err(|source| ConfigError::Roster { path, source })
+}
+
+/// Reads `sla.toml` (due times per risk level).
+pub fn load_sla(dir: &Path) -> Result<crate::service::Sla, ConfigError> {
+    let path = dir.join("sla.toml");
+    crate::service::Sla::from_toml(&read(&path)?).map_err(|source| ConfigError::Sla { path, source })
 }
 
 /// Reads the model from a models directory.

@@ -6,18 +6,22 @@
 //! the pipeline is built from; [`cli`] is the command line. See ARCHITECTURE.md for the map.
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod labels;
+pub mod http;
 pub mod model;
 pub mod risk;
 pub mod routing;
 pub mod search;
+pub mod service;
 pub mod store;
 pub mod text;
 pub mod triage;
+pub mod web;
 
 pub use labels::{RiskLevel, Tier};
 pub use triage::{Pipeline, Triage, TriageRequest};

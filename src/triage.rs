@@ -128,6 +128,26 @@ pub struct RelatedCase {
     pub excerpt: String,
 }
 
+/// The related cases of a case history, as shown on the triage card and the case page (excerpts
+/// with personal data masked).
+pub fn related_cases(history: &crate::store::History) -> Vec<RelatedCase> {
+    let related = |cases: &[crate::store::Case], relation: &'static str| -> Vec<RelatedCase> {
+        cases
+            .iter()
+            .map(|c| RelatedCase {
+                id: c.id,
+                relation,
+                received: c.fields.received_at.to_rfc3339(),
+                dispute_type: c.effective_type().to_string(),
+                risk: c.effective_risk(),
+                status: c.status.code().to_string(),
+                excerpt: text::mask_all(&c.fields.text).chars().take(60).collect(),
+            })
+            .collect()
+    };
+    [related(&history.same_phone, "same_phone"), related(&history.same_address, "same_address"), related(&history.similar, "similar_text")].concat()
+}
+
 /// Reduces a phone number to its digits (full-width folded); `None` if it is not 7–15 digits
 /// once spaces, dashes, brackets and a leading `+` are removed.
 pub fn normalize_phone(raw: &str) -> Option<String> {
@@ -199,6 +219,21 @@ impl Pipeline {
         self.roster = roster;
     }
 
+    /// Mutable access to the roster (to set loads from the store).
+    pub fn roster_mut(&mut self) -> &mut Roster {
+        &mut self.roster
+    }
+
+    /// The routing rules in force.
+    pub fn routing_rules(&self) -> &RoutingRules {
+        &self.routing
+    }
+
+    /// Replaces the routing rules (an administrator edited them).
+    pub fn set_routing_rules(&mut self, rules: RoutingRules) {
+        self.routing = rules;
+    }
+
     /// The type labels the model knows.
     pub fn type_labels(&self) -> &[String] {
         self.model.type_labels()
@@ -234,21 +269,7 @@ impl Pipeline {
     /// Adds what the case history says: the related cases, and the risk floors repeated contact
     /// demands (each a stated reason; history never lowers a level).
     pub fn apply_history(&self, a: &mut Assessment, history: &crate::store::History) {
-        let related = |cases: &[crate::store::Case], relation: &'static str| -> Vec<RelatedCase> {
-            cases
-                .iter()
-                .map(|c| RelatedCase {
-                    id: c.id,
-                    relation,
-                    received: c.fields.received_at.to_rfc3339(),
-                    dispute_type: c.effective_type().to_string(),
-                    risk: c.effective_risk(),
-                    status: c.status.code().to_string(),
-                    excerpt: c.fields.text.chars().take(60).collect(),
-                })
-                .collect()
-        };
-        a.related = [related(&history.same_phone, "same_phone"), related(&history.same_address, "same_address"), related(&history.similar, "similar_text")].concat();
+        a.related = related_cases(history);
         let facts = crate::risk::HistoryFacts {
             same_phone_90d: history.same_phone.len(),
             open_same_address: history.same_address.len(),

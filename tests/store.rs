@@ -130,7 +130,7 @@ async fn the_change_log_lists_each_changed_case_once_in_order() {
 async fn the_roster_round_trips_and_reopening_migrates_nothing_twice() {
     let roster = fengqiao::routing::Roster::from_toml(include_str!("../config/mediators.toml")).unwrap();
     for (store, dir) in stores().await {
-        assert_eq!(store.import_roster(&roster).await.unwrap(), roster.mediators().len());
+        assert_eq!(store.import_roster(&roster, "test").await.unwrap(), roster.mediators().len());
         let mut expected = roster.mediators().to_vec();
         expected.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(store.roster().await.unwrap().mediators(), expected);

@@ -6,14 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use sha2::{Digest, Sha256};
 
 use crate::labels::RiskLevel;
 use crate::search::{SearchIndex, SearchRequest, SortBy};
 use crate::store::{CaseStore, Created, NewCase, Status};
-use crate::triage::{Pipeline, Triage, TriageRequest};
+use crate::triage::{Pipeline, TriageRequest};
 
 /// Where the store and index live.
 pub struct Location {
@@ -106,23 +106,7 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-/// Parses the times found in case files: RFC 3339, `YYYY-MM-DD HH:MM[:SS]`, `YYYY/MM/DD …`, or a
-/// date alone; times without a zone are China Standard Time (UTC+8).
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
-    let s = s.replace('/', "-");
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(&s, f) {
-            return cst.from_local_datetime(&t).single().map(|t| t.with_timezone(&Utc));
-        }
-    }
-    let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()?;
-    cst.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single().map(|t| t.with_timezone(&Utc))
-}
+pub use crate::service::parse_time;
 
 /// Decodes a file's bytes: UTF-8 (with or without BOM), or GB18030 when it is not valid UTF-8
 /// but decodes cleanly as GB18030 (what Excel in China writes). Anything else is refused.
@@ -224,41 +208,12 @@ fn row_to_case(pipeline: &Pipeline, row: &Row, file_key: &str) -> Result<NewCase
         Some(id) => format!("{file_key}:{id}"),
         None => format!("sha256:{}", Sha256::digest(text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()),
     };
-    Ok(new_case(&triage, external_id, received_at, first(row, &["channel"]).unwrap_or("import"), first(row, &["caller", "user", "name"]), confirmed_type, confirmed_risk))
-}
-
-/// A case built from a triage result.
-pub fn new_case(
-    t: &Triage,
-    external_id: String,
-    received_at: DateTime<Utc>,
-    channel: &str,
-    caller_name: Option<&str>,
-    confirmed_type: Option<String>,
-    confirmed_risk: Option<RiskLevel>,
-) -> NewCase {
-    let a = &t.assessment;
-    NewCase {
-        external_id: Some(external_id),
-        received_at,
-        channel: channel.to_string(),
-        caller_name: caller_name.map(str::to_string),
-        caller_phone: a.caller_phone.clone(),
-        region: a.region.clone(),
-        address: a.address.clone(),
-        text: a.masked_text.clone(),
-        predicted_type: a.dispute_type.label.clone(),
-        predicted_type_prob: a.dispute_type.probability as f64,
-        predicted_risk: a.risk.level,
-        risk_probs: crate::labels::RiskLevel::ALL.map(|l| a.risk.probabilities[&l]),
-        reasons: a.risk.reasons.iter().map(|r| r.text.clone()).collect(),
-        confirmed_type,
-        confirmed_risk,
-        model_version: crate::model::FORMAT.to_string(),
-        tier: t.routing.tier,
-        mediator_id: None,
-        due_at: None,
-    }
+    let mut case = crate::service::new_case(&triage, &text, Some(external_id), received_at, first(row, &["channel"]).unwrap_or("import"), first(row, &["caller", "user", "name"]));
+    // Past cases are history: they are not assigned to today's mediators.
+    case.mediator_id = None;
+    case.confirmed_type = confirmed_type;
+    case.confirmed_risk = confirmed_risk;
+    Ok(case)
 }
 
 /// `fengqiao import FILE`: triage rows, store them in batches (each batch one transaction,
@@ -270,7 +225,7 @@ pub async fn import(location: &Location, mut pipeline: Pipeline, args: ImportArg
     let store = location.store().await?;
     let roster = store.roster().await?;
     if roster.mediators().is_empty() {
-        let n = store.import_roster(pipeline.roster()).await.context("storing the mediator roster")?;
+        let n = store.import_roster(pipeline.roster(), "import").await.context("storing the mediator roster")?;
         eprintln!("the store had no mediators; imported the {n} of the configured roster");
     } else {
         pipeline.set_roster(roster);
@@ -445,7 +400,7 @@ pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::Media
             let path = file.unwrap_or_else(|| config_dir.join("mediators.toml"));
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let roster = crate::routing::Roster::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
-            let n = store.import_roster(&roster).await?;
+            let n = store.import_roster(&roster, "cli").await?;
             eprintln!("stored {n} mediators from {}; routing now reads this roster", path.display());
         }
         super::MediatorsCommand::List => {

@@ -5,6 +5,7 @@
 
 mod card;
 mod history;
+mod serve;
 
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
@@ -59,6 +60,49 @@ pub enum Command {
     /// The mediator roster held in the store.
     #[command(subcommand)]
     Mediators(MediatorsCommand),
+    /// Run the HTTP API and web pages (triage desk, search, case pages, queues, dashboard).
+    Serve(ServeArgs),
+    /// User accounts and their API tokens.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `fengqiao serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "FENGQIAO_ADDR")]
+    pub addr: String,
+}
+
+/// `fengqiao users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user and print their token (shown only this once).
+    Add {
+        /// Unique user name (recorded as the actor of their changes).
+        #[arg(long)]
+        name: String,
+        /// operator, supervisor, mediator or admin.
+        #[arg(long)]
+        role: String,
+        /// Region subtree the user works in, e.g. 浙江省/绍兴市/诸暨市/枫桥镇 (default: everywhere).
+        #[arg(long)]
+        region: Option<String>,
+        /// The mediator's roster id (mediators only).
+        #[arg(long)]
+        mediator: Option<String>,
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// List users (never their tokens).
+    List,
+    /// Revoke a user's token.
+    Revoke {
+        /// User name.
+        name: String,
+    },
 }
 
 /// `fengqiao mediators …`.
@@ -109,6 +153,10 @@ pub struct TrainArgs {
     /// Where to write the model and meta.json.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Add the labels staff confirmed or corrected in the case store to the corpus, and report
+    /// the new model's metrics beside the current model's.
+    #[arg(long)]
+    pub with_corrections: bool,
 }
 
 /// `fengqiao eval`.
@@ -139,6 +187,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime");
     match cli.command {
         Command::Triage(args) => triage(&config_dir, &models_dir, &location, args),
+        Command::Train(args) if args.with_corrections => runtime()?.block_on(serve::train_with_corrections(&config_dir, &models_dir, &location, args)),
         Command::Train(args) => train(&config_dir, args),
         Command::Eval(args) => eval(&config_dir, &models_dir, args),
         Command::Import(args) => {
@@ -148,6 +197,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Search(args) => runtime()?.block_on(history::search(&location, args)),
         Command::Reindex => runtime()?.block_on(history::reindex(&location)),
         Command::Mediators(cmd) => runtime()?.block_on(history::mediators(&location, &config_dir, cmd)),
+        Command::Serve(args) => {
+            let pipeline = load_pipeline(&config_dir, &models_dir)?;
+            runtime()?.block_on(serve::serve(&config_dir, &location, pipeline, args))
+        }
+        Command::Users(cmd) => runtime()?.block_on(serve::users(&location, cmd)),
     }
 }
 

@@ -87,6 +87,13 @@ impl Roster {
         &self.mediators
     }
 
+    /// Sets every mediator's load to their open cases as the store counts them (0 if absent).
+    pub fn set_loads(&mut self, open: &std::collections::HashMap<String, u32>) {
+        for m in &mut self.mediators {
+            m.load = open.get(&m.id).copied().unwrap_or(0);
+        }
+    }
+
     /// Records that a case went to mediator `id`: one more open case and a new rotation stamp.
     pub fn assign(&mut self, id: &str) {
         self.clock += 1;

@@ -118,6 +118,7 @@ pub struct SearchResult {
     pub hits: Vec<Hit>,
 }
 
+#[derive(Clone)]
 struct Fields {
     id: Field,
     received: Field,
@@ -138,7 +139,7 @@ struct Fields {
 /// The search index of one data directory.
 pub struct SearchIndex {
     index: Index,
-    reader: IndexReader,
+    view: SearchView,
     writer: IndexWriter,
     f: Fields,
     /// The last change put into the writer (committed or not) in this process.
@@ -203,7 +204,7 @@ impl SearchIndex {
         tokenizer::register(&index);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer(64 * 1024 * 1024)?;
-        Ok(SearchIndex { index, reader, writer, f, seen: None })
+        Ok(SearchIndex { index, view: SearchView { reader, f: f.clone() }, writer, f, seen: None })
     }
 
     /// The last store change this index has applied (0 for a new index).
@@ -252,7 +253,7 @@ impl SearchIndex {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&applied.to_string());
         prepared.commit()?;
-        self.reader.reload()?;
+        self.view.reader.reload()?;
         Ok(())
     }
 
@@ -308,12 +309,56 @@ impl SearchIndex {
 
     /// Number of indexed cases.
     pub fn len(&self) -> u64 {
+        self.view.len()
+    }
+
+    /// True if nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A handle that searches without the writer: the service shares it among request handlers
+    /// while one task owns the index and keeps it in step with the store. It sees each commit.
+    pub fn view(&self) -> SearchView {
+        self.view.clone()
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
+        self.view.search(req)
+    }
+}
+
+/// The read side of a [`SearchIndex`]: cheap to clone, safe to use from many threads.
+#[derive(Clone)]
+pub struct SearchView {
+    reader: IndexReader,
+    f: Fields,
+}
+
+impl SearchView {
+    /// Number of indexed cases as of the last commit.
+    pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
 
     /// True if nothing is indexed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The ids of every case matching the query and filters of `req` (its sort, limit and offset
+    /// are ignored), newest first; an error if there are more than `max`.
+    pub fn all_ids(&self, req: &SearchRequest, max: usize) -> Result<Vec<i64>, SearchError> {
+        let searcher = self.reader.searcher();
+        let query = self.query(req)?;
+        let total = searcher.search(&query, &Count)?;
+        if total > max {
+            return Err(SearchError::Filter(format!("{total} cases match; an export holds at most {max}; narrow the filters (time range, region, type)")));
+        }
+        let docs = searcher.search(&query, &TopDocs::with_limit(total.max(1)).order_by_fast_field::<i64>("received", Order::Desc))?;
+        let ids = searcher.segment_readers().iter().map(|s| s.fast_fields().u64("id")).collect::<Result<Vec<_>, _>>()?;
+        Ok(docs.into_iter().map(|(_, a)| ids[a.segment_ord as usize].first(a.doc_id).unwrap_or_default() as i64).collect())
     }
 
     fn query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
@@ -429,7 +474,7 @@ impl SearchIndex {
             let received = d.get_first(f.received).and_then(|v| v.as_i64()).unwrap_or_default();
             let mut snippet = snippets.snippet_from_doc(&d).to_html();
             if snippet.is_empty() {
-                snippet = text_of(f.text).chars().take(120).collect();
+                snippet = escape_html(&text_of(f.text).chars().take(120).collect::<String>());
             }
             hits.push(Hit {
                 id: d.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default() as i64,
@@ -443,4 +488,20 @@ impl SearchIndex {
         }
         Ok(SearchResult { total, facets, hits })
     }
+}
+
+/// Escapes text for HTML, as tantivy escapes the text around highlighted words.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }

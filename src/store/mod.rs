@@ -8,6 +8,9 @@
 //! case survives a killed process or a power cut. Nothing here knows about HTTP or tantivy.
 
 mod schema;
+mod work;
+
+pub use work::{Alert, AuditEntry, DayCount, OPEN, StaffLabel, User};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +35,9 @@ pub enum StoreError {
     /// No case with this id.
     #[error("case {0} does not exist")]
     NotFound(i64),
+    /// Something with this name is already stored.
+    #[error("{0} already exists; choose another name")]
+    Exists(String),
     /// The lifecycle does not allow this step.
     #[error("case {id} is {from}; it cannot become {to} (allowed next: {allowed})")]
     Transition {
@@ -472,6 +478,25 @@ impl CaseStore {
                     q = q.bind(*id).bind(at);
                 }
                 q.execute(&mut *tx).await?;
+                // Labels given at intake are kept like later confirmations, for retraining.
+                let labels: Vec<(i64, &str, String)> = new_rows
+                    .iter()
+                    .flat_map(|(id, c)| {
+                        let t = c.confirmed_type.clone().map(|v| (*id, "type", v));
+                        let r = c.confirmed_risk.map(|v| (*id, "risk", v.code().to_string()));
+                        t.into_iter().chain(r)
+                    })
+                    .collect();
+                if !labels.is_empty() {
+                    let rows = self.value_rows(labels.len(), 5);
+                    let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO labels (case_id, field, value, actor, at) VALUES {rows}")));
+                    for (id, field, value) in labels {
+                        q = q.bind(id).bind(field).bind(value).bind(actor.to_string()).bind(at);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                let ids: Vec<i64> = new_rows.iter().map(|(id, _)| *id).collect();
+                work::insert_audit(&mut tx, at, actor, "create_cases", ids.first().copied().filter(|_| ids.len() == 1), &serde_json::json!({"count": ids.len(), "first": ids.first(), "last": ids.last()})).await?;
             }
         }
         tx.commit().await?;
@@ -492,6 +517,12 @@ impl CaseStore {
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// `FOR UPDATE` where the backend has row locks (SQLite locks the whole database for a
+    /// write transaction anyway).
+    fn row_lock(&self) -> &'static str {
+        if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" }
     }
 
     /// Reads one case.
@@ -518,7 +549,7 @@ impl CaseStore {
     /// Moves a case to a new status if the lifecycle allows it, recording who and when.
     pub async fn transition(&self, id: i64, to: Status, actor: &str, note: Option<&str>) -> Result<Case, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = self.row_lock();
         let from: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT status FROM cases WHERE id = $1{lock}"))).bind(id).fetch_optional(&mut *tx).await?;
         let from: Status = from.ok_or(StoreError::NotFound(id))?.parse().map_err(corrupt)?;
         if !from.next().contains(&to) {
@@ -527,7 +558,9 @@ impl CaseStore {
         }
         let at = millis(now());
         sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3").bind(to.code()).bind(at).bind(id).execute(&mut *tx).await?;
-        insert_event(&mut tx, id, at, actor, "status", &serde_json::json!({"from": from, "to": to, "note": note})).await?;
+        let detail = serde_json::json!({"from": from, "to": to, "note": note});
+        insert_event(&mut tx, id, at, actor, "status", &detail).await?;
+        work::insert_audit(&mut tx, at, actor, "transition", Some(id), &detail).await?;
         insert_change(&mut tx, id, at).await?;
         tx.commit().await?;
         self.case(id).await
@@ -555,7 +588,9 @@ impl CaseStore {
                 .execute(&mut *tx)
                 .await?;
             let kind = if value == predicted { "confirmed" } else { "corrected" };
-            insert_event(&mut tx, id, at, actor, kind, &serde_json::json!({"field": field, "predicted": predicted, "value": value})).await?;
+            let detail = serde_json::json!({"field": field, "predicted": predicted, "value": value});
+            insert_event(&mut tx, id, at, actor, kind, &detail).await?;
+            work::insert_audit(&mut tx, at, actor, "label", Some(id), &detail).await?;
         }
         insert_change(&mut tx, id, at).await?;
         tx.commit().await?;
@@ -613,15 +648,22 @@ impl CaseStore {
         rows.iter().map(|r| Ok((r.try_get("seq")?, case_from_row(r)?))).collect()
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Number of stored cases.
     pub async fn count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases").fetch_one(&self.pool).await?)
     }
 
     /// Replaces the stored roster with `roster` (mediators not in it are removed).
-    pub async fn import_roster(&self, roster: &Roster) -> Result<usize, StoreError> {
+    pub async fn import_roster(&self, roster: &Roster, actor: &str) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM mediators").execute(&mut *tx).await?;
+        work::insert_audit(&mut tx, millis(now()), actor, "roster_import", None, &serde_json::json!({"mediators": roster.mediators().len()})).await?;
         for m in roster.mediators() {
             sqlx::query("INSERT INTO mediators (id, name, stars, tier, region, specialties, capacity, load, last_assigned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(m.id.clone())

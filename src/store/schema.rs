@@ -76,4 +76,46 @@ CREATE TABLE users (
     created_at BIGINT NOT NULL
 );
 "#,
+),
+(
+    2,
+    "service: user links and expiry, audit log, hotspot alerts, settings, overdue marks",
+    r#"
+ALTER TABLE users ADD COLUMN mediator_id TEXT;
+ALTER TABLE users ADD COLUMN expires_at BIGINT;
+ALTER TABLE users ADD COLUMN revoked_at BIGINT;
+ALTER TABLE cases ADD COLUMN overdue_at BIGINT;
+CREATE INDEX cases_mediator_status ON cases (mediator_id, status);
+CREATE INDEX cases_status_due ON cases (status, due_at);
+CREATE INDEX cases_received ON cases (received_at);
+CREATE INDEX labels_case ON labels (case_id, id);
+CREATE TABLE audit (
+    id {serial},
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    case_id BIGINT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE TABLE alerts (
+    id {serial},
+    created_at BIGINT NOT NULL,
+    day TEXT NOT NULL,
+    region TEXT NOT NULL,
+    dispute_type TEXT,
+    observed BIGINT NOT NULL,
+    expected DOUBLE PRECISION NOT NULL,
+    upper DOUBLE PRECISION NOT NULL,
+    score DOUBLE PRECISION NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX alerts_day ON alerts (day);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+"#,
 )];

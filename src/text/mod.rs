@@ -14,6 +14,11 @@ pub use people::people_count;
 pub use pii::{PersonalData, PersonalDataKind, find_personal_data, mask};
 pub use segment::{Analyzed, Analyzer};
 
+/// The text with every phone and ID number found in it masked.
+pub fn mask_all(text: &str) -> String {
+    mask(text, &find_personal_data(text))
+}
+
 /// The longest text, in characters, that the pipeline accepts. Real complaints run to a few
 /// thousand characters; anything longer is almost always a pasted document or a mistake.
 pub const MAX_TEXT_CHARS: usize = 20_000;

@@ -1,0 +1,441 @@
+//! The HTTP API through the real router (no socket), on a real store and index in a temporary
+//! directory: roles and regions, masking and audit, the case lifecycle, bad input, SLA, the
+//! OpenAPI document against the router.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fengqiao::http::{AppState, Metrics, router};
+use fengqiao::service::{NewUser, Service, add_user};
+use fengqiao::store::{CaseStore, User};
+use fengqiao::{access::Role, config, search::SearchIndex};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const FENGYUAN: &str = "浙江省/绍兴市/诸暨市/枫桥镇/枫源村";
+const FENGQIAO_TOWN: &str = "浙江省/绍兴市/诸暨市/枫桥镇";
+const DIANKOU_VILLAGE: &str = "浙江省/绍兴市/诸暨市/店口镇/湄池村";
+
+struct App {
+    router: Router,
+    service: Arc<Service>,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = config::load_pipeline(&root.join("config"), &root.join("models")).unwrap();
+    let store = CaseStore::open_dir(dir.path()).await.unwrap();
+    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    let sla = config::load_sla(&root.join("config")).unwrap();
+    let service = Arc::new(Service::new(pipeline, store, index, sla).await.unwrap());
+    let router = router(AppState { service: service.clone(), metrics: Arc::new(Metrics::default()) });
+    App { router, service, _dir: dir }
+}
+
+impl App {
+    async fn user(&self, name: &str, role: &str, region: Option<&str>, mediator: Option<&str>) -> String {
+        let input = NewUser { name: name.into(), role: role.into(), region: region.map(str::to_string), mediator_id: mediator.map(str::to_string), days: None };
+        add_user(self.service.store(), input, "test").await.unwrap().1
+    }
+
+    async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, headers, bytes)
+    }
+
+    async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        let (status, _, bytes) = self.raw(req).await;
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        (status, value)
+    }
+
+    /// Creates a case as `token` and returns its id.
+    async fn create(&self, token: &str, text: &str, region: &str, extra: Value) -> i64 {
+        let mut body = json!({"text": text, "region": region});
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                body[k] = v;
+            }
+        }
+        let (status, v) = self.call("POST", "/api/cases", Some(token), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["case"]["id"].as_i64().unwrap()
+    }
+}
+
+const WAGES: &str = "枫源村工地包工头拖欠我们二十多个工人三个月工资，共十八万元，我的电话13812345678，再不给就去镇政府拉横幅";
+const NOISE: &str = "楼上邻居每天晚上十一点以后还在跺脚、拖椅子，孩子睡不着，说了几次都没用";
+
+fn path_with_ids(path: &str) -> String {
+    path.replace("{id}", "1").replace("{name}", "nobody")
+}
+
+#[tokio::test]
+async fn every_call_but_health_and_the_document_needs_a_valid_token() {
+    let app = app().await;
+    let (status, v) = app.call("GET", "/healthz", None, None).await;
+    assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    // Expired and revoked tokens.
+    let expired_token = "fq_expired_token_for_test";
+    let past = chrono::Utc::now() - chrono::Duration::days(1);
+    let user = User { name: "old".into(), role: Role::Admin, region: None, mediator_id: None, created_at: past, expires_at: Some(past), revoked: false };
+    app.service.store().add_user(&user, &fengqiao::access::token_hash(expired_token), "test").await.unwrap();
+    let revoked = app.user("gone", "admin", None, None).await;
+    app.service.store().revoke_user("gone", "test").await.unwrap();
+    for (endpoint, _) in fengqiao::http::endpoints() {
+        let uri = path_with_ids(endpoint.path);
+        if !endpoint.auth {
+            continue;
+        }
+        for (token, code) in [(None, "unauthenticated"), (Some("fq_forged"), "unauthenticated"), (Some(expired_token), "token_expired"), (Some(revoked.as_str()), "token_expired")] {
+            let (status, v) = app.call(endpoint.method, &uri, token, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {uri} with {token:?}: {v}", endpoint.method);
+            assert_eq!(v["error"]["code"], code, "{} {uri}", endpoint.method);
+            assert!(v["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let (status, doc) = app.call("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            documented += 1;
+            // Every documented operation is routed: the router answers it with something other
+            // than "no such route" or "method not allowed".
+            let (status, v) = app.call(&method.to_uppercase(), &path_with_ids(path), Some(&admin), None).await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(v["error"]["code"], "no_such_route", "{method} {path} is documented but not routed");
+            // Request bodies point at schemas that exist.
+            if let Some(r) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+                let name = r.rsplit('/').next().unwrap();
+                assert!(doc["components"]["schemas"][name].is_object(), "{method} {path}: schema {name} missing");
+            }
+        }
+    }
+    // And every routed operation is documented, once.
+    assert_eq!(documented, fengqiao::http::endpoints().len());
+    let (status, v) = app.call("GET", "/api/no-such-thing", Some(&admin), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_such_route")));
+    let (status, _) = app.call("DELETE", "/api/triage", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn an_operator_triages_and_saves_a_case_that_supervisors_can_find() {
+    let app = app().await;
+    let op = app.user("王芳", "operator", Some(FENGQIAO_TOWN), None).await;
+    let sup = app.user("李督办", "supervisor", Some(FENGQIAO_TOWN), None).await;
+    let (status, t) = app.call("POST", "/api/triage", Some(&op), Some(json!({"text": WAGES, "phone": "13812345678"}))).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["type"]["label"], "labor");
+    assert_eq!(t["region"], FENGQIAO_TOWN, "the operator's region is filled in");
+    assert!(t["risk"]["reasons"].as_array().unwrap().len() >= 1);
+    assert!(t["routing"]["tier"].is_string());
+    // Nothing was stored by triage.
+    assert_eq!(app.service.store().count().await.unwrap(), 0);
+    let (status, created) = app.call("POST", "/api/cases", Some(&op), Some(json!({"text": WAGES, "region": FENGYUAN, "phone": "13812345678", "type": "labor", "risk": "orange"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let case = &created["case"];
+    let id = case["id"].as_i64().unwrap();
+    assert_eq!(case["confirmed_type"], "labor");
+    assert_eq!(case["confirmed_risk"], "orange");
+    assert!(case["due_at"].is_string());
+    assert_eq!(case["status"], if case["mediator_id"].is_string() { "assigned" } else { "new" });
+    // Operators do not search.
+    let (status, v) = app.call("GET", "/api/search?q=拖欠工资", Some(&op), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    app.service.sync_index().await.unwrap();
+    let (status, found) = app.call("GET", &format!("/api/search?q={}", urlencode("拖欠 电话")), Some(&sup), None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let (_, everything) = app.call("GET", "/api/search", Some(&sup), None).await;
+    assert_eq!(found["total"], 1, "{found} / all: {everything}");
+    assert_eq!(found["hits"][0]["id"], id);
+    let snippet = found["hits"][0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("<b>") && !snippet.contains("13812345678"), "{snippet}");
+    // Traditional input finds the simplified text.
+    let (_, found) = app.call("GET", &format!("/api/search?q={}", urlencode("拖欠 電話")), Some(&sup), None).await;
+    assert_eq!(found["total"], 1, "拖欠 電話 (traditional)");
+    // The timeline starts with the creation and the operator's confirmations.
+    let (_, detail) = app.call("GET", &format!("/api/cases/{id}"), Some(&sup), None).await;
+    let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "created");
+    // Staff labels are there for retraining.
+    let labels = app.service.store().staff_labels().await.unwrap();
+    assert_eq!(labels.len(), 1);
+    assert_eq!((labels[0].case_id, labels[0].dispute_type.as_str()), (id, "labor"));
+}
+
+#[tokio::test]
+async fn a_township_supervisor_never_sees_another_townships_cases() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let sup = app.user("枫桥督办", "supervisor", Some(FENGQIAO_TOWN), None).await;
+    let ours = app.create(&admin, NOISE, FENGYUAN, json!({})).await;
+    let theirs = app.create(&admin, &format!("{NOISE}，已经三个月了"), DIANKOU_VILLAGE, json!({})).await;
+    app.service.sync_index().await.unwrap();
+    let (_, all) = app.call("GET", "/api/search?q=%E9%82%BB%E5%B1%85", Some(&admin), None).await;
+    assert_eq!(all["total"], 2);
+    let (_, mine) = app.call("GET", "/api/search?q=%E9%82%BB%E5%B1%85", Some(&sup), None).await;
+    assert_eq!(mine["total"], 1);
+    assert_eq!(mine["hits"][0]["id"], ours);
+    let regions: Vec<&String> = mine["facets"]["region"].as_object().unwrap().keys().collect();
+    assert!(regions.iter().all(|r| r.starts_with(FENGQIAO_TOWN)), "{regions:?}");
+    // Asking for the whole county is narrowed to the township; asking for the other one is refused.
+    let (_, county) = app.call("GET", "/api/search?region=%E6%B5%99%E6%B1%9F%E7%9C%81%2F%E7%BB%8D%E5%85%B4%E5%B8%82%2F%E8%AF%B8%E6%9A%A8%E5%B8%82", Some(&sup), None).await;
+    assert_eq!(county["total"], 1);
+    let other = urlencode(DIANKOU_VILLAGE);
+    let (status, _) = app.call("GET", &format!("/api/search?region={other}"), Some(&sup), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // By id it does not exist for them.
+    let (status, v) = app.call("GET", &format!("/api/cases/{theirs}"), Some(&sup), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    for action in ["transition", "labels", "notes", "assign"] {
+        let body = match action {
+            "transition" => json!({"to": "in_progress"}),
+            "labels" => json!({"risk": "red"}),
+            "notes" => json!({"text": "看看"}),
+            _ => json!({"mediator_id": "M01"}),
+        };
+        let (status, _) = app.call("POST", &format!("/api/cases/{theirs}/{action}"), Some(&sup), Some(body)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}");
+    }
+    // The export holds exactly their filtered set.
+    let (status, headers, bytes) = app.raw(Request::get("/api/search/export").header(header::AUTHORIZATION, format!("Bearer {sup}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 BOM for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let ids: Vec<i64> = reader.records().map(|r| r.unwrap()[0].parse().unwrap()).collect();
+    assert_eq!(ids, vec![ours]);
+    // Overdue, dashboard and queue views are scoped too.
+    let (_, dash) = app.call("GET", "/api/dashboard?days=7", Some(&sup), None).await;
+    let total: i64 = dash["by_risk"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap().iter().map(|n| n.as_i64().unwrap())).sum();
+    assert_eq!(total, 1, "{dash}");
+    assert!(dash["region_type"]["regions"].as_array().unwrap().iter().all(|r| r.as_str().unwrap().starts_with(FENGQIAO_TOWN)));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test]
+async fn personal_data_is_masked_and_unmasked_views_are_audited() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let op = app.user("接线员甲", "operator", None, None).await;
+    let sup = app.user("督办乙", "supervisor", None, None).await;
+    let id = app.create(&op, WAGES, FENGYUAN, json!({"phone": "139 0000 1111", "caller_name": "张伟"})).await;
+    let (_, v) = app.call("GET", &format!("/api/cases/{id}"), Some(&sup), None).await;
+    let case = &v["case"];
+    assert_eq!(case["masked"], true);
+    assert_eq!(case["caller_phone"], "139****1111");
+    assert_eq!(case["caller_name"], "张*");
+    assert!(case["text"].as_str().unwrap().contains("138****5678"));
+    let (status, v) = app.call("GET", &format!("/api/cases/{id}?unmask=true"), Some(&sup), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["case"]["caller_phone"], "13900001111");
+    assert!(v["case"]["text"].as_str().unwrap().contains("13812345678"));
+    let (status, _) = app.call("GET", &format!("/api/cases/{id}?unmask=true"), Some(&op), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "operators may not unmask");
+    let (_, audit) = app.call("GET", "/api/audit", Some(&admin), None).await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["action"] == "view_unmasked" && e["actor"] == "督办乙" && e["case_id"] == id), "{audit}");
+    assert!(entries.iter().any(|e| e["action"] == "create_cases" && e["actor"] == "接线员甲"));
+    let (status, _) = app.call("GET", "/api/audit", Some(&sup), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_mediator_works_their_own_queue_only() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let id = app.create(&admin, NOISE, FENGYUAN, json!({"type": "neighbor", "risk": "blue"})).await;
+    let (_, v) = app.call("GET", &format!("/api/cases/{id}"), Some(&admin), None).await;
+    let mediator = v["case"]["mediator_id"].as_str().expect("a village mediator is on the example roster").to_string();
+    let med = app.user("调解员", "mediator", None, Some(&mediator)).await;
+    let other_id = app.service.store().roster().await.unwrap().mediators().iter().find(|m| m.id != mediator).unwrap().id.clone();
+    let other = app.user("别的调解员", "mediator", None, Some(&other_id)).await;
+    let (status, q) = app.call("GET", "/api/queue", Some(&med), None).await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    assert!(q["cases"].as_array().unwrap().iter().any(|c| c["id"] == id));
+    let (_, q) = app.call("GET", "/api/queue", Some(&other), None).await;
+    assert!(q["cases"].as_array().unwrap().iter().all(|c| c["id"] != id));
+    let (status, _) = app.call("GET", &format!("/api/cases/{id}"), Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Out of order is a conflict with the allowed steps named.
+    let (status, v) = app.call("POST", &format!("/api/cases/{id}/transition"), Some(&med), Some(json!({"to": "resolved"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+    assert!(v["error"]["message"].as_str().unwrap().contains("in_progress"));
+    for (to, note) in [("in_progress", "已电话联系双方"), ("resolved", "双方达成口头协议")] {
+        let (status, v) = app.call("POST", &format!("/api/cases/{id}/transition"), Some(&med), Some(json!({"to": to, "note": note}))).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["case"]["status"], to);
+    }
+    let (status, _) = app.call("POST", &format!("/api/cases/{id}/notes"), Some(&med), Some(json!({"text": "回访：满意"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Mediators neither search nor reassign.
+    assert_eq!(app.call("GET", "/api/search", Some(&med), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.call("POST", &format!("/api/cases/{id}/assign"), Some(&med), Some(json!({"mediator_id": other_id}))).await.0, StatusCode::FORBIDDEN);
+    let (_, d) = app.call("GET", &format!("/api/cases/{id}"), Some(&med), None).await;
+    let kinds: Vec<&str> = d["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "status").count(), 2);
+    assert_eq!(*kinds.last().unwrap(), "note");
+    // A resolved case no longer counts toward the mediator's load.
+    let (_, roster) = app.call("GET", "/api/mediators", Some(&admin), None).await;
+    let load = roster["mediators"].as_array().unwrap().iter().find(|m| m["id"] == mediator.as_str()).unwrap()["load"].as_i64().unwrap();
+    assert_eq!(load, 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_stable_code_and_stores_nothing() {
+    let app = app().await;
+    let op = app.user("op", "operator", None, None).await;
+    let auth = format!("Bearer {op}");
+    let post = |body: Body, content_type: Option<&str>| {
+        let mut b = Request::post("/api/cases").header(header::AUTHORIZATION, auth.clone());
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(body).unwrap()
+    };
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (post(Body::from("{\"text\": \"欠薪"), Some("application/json")), StatusCode::BAD_REQUEST, "malformed_json"),
+        (post(Body::from("{\"text\": \"欠薪\"}"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (post(Body::from("{\"text\": \"欠薪\"}"), Some("text/plain")), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (post(Body::from(format!("{{\"text\": \"{}\"}}", "欠".repeat(100_000))), Some("application/json")), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        (post(Body::from("{\"text\": \"欠薪\", \"priority\": 1}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (post(Body::from("{\"text\": 42}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (post(Body::from("{\"text\": \"   \"}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        (post(Body::from(format!("{{\"text\": \"{}\"}}", "欠".repeat(20_001))), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        (post(Body::from("{\"text\": \"老板拖欠工资三个月\", \"type\": \"wages\"}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "unknown_label"),
+        (post(Body::from("{\"text\": \"老板拖欠工资三个月\", \"risk\": \"purple\"}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "unknown_label"),
+        (post(Body::from("{\"text\": \"老板拖欠工资三个月\", \"phone\": \"call me\"}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+        (post(Body::from("{\"text\": \"老板拖欠工资三个月\", \"region\": \"浙江省//x\"}"), Some("application/json")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_region"),
+        (post(Body::from(vec![0xff, 0xfe, 0x00, 0x41]), Some("application/json")), StatusCode::BAD_REQUEST, "malformed_json"),
+    ];
+    for (req, status, code) in cases {
+        let (got, _, bytes) = app.raw(req).await;
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert_eq!((got, v["error"]["code"].as_str()), (status, Some(code)), "{v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(app.service.store().count().await.unwrap(), 0, "nothing half-written");
+    let (status, v) = app.call("GET", "/api/cases/abc", Some(&op), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, v) = app.call("GET", "/api/cases/1?unmask=perhaps", Some(&op), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
+    let (status, v) = app.call("POST", "/api/cases/99/notes", Some(&op), Some(json!({"text": "x".repeat(2001)}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("note_too_long")));
+}
+
+#[tokio::test]
+async fn an_open_case_past_its_due_time_is_escalated_once() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let id = app.create(&admin, WAGES, FENGYUAN, json!({"risk": "red"})).await;
+    let (_, v) = app.call("GET", &format!("/api/cases/{id}"), Some(&admin), None).await;
+    let due = chrono::DateTime::parse_from_rfc3339(v["case"]["due_at"].as_str().unwrap()).unwrap();
+    let received = chrono::DateTime::parse_from_rfc3339(v["case"]["received_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - received).num_hours(), 2, "red cases are due in two hours (config/sla.toml)");
+    assert_eq!(app.service.sweep(chrono::Utc::now()).await.unwrap(), 0);
+    let later = chrono::Utc::now() + chrono::Duration::hours(3);
+    assert_eq!(app.service.sweep(later).await.unwrap(), 1);
+    assert_eq!(app.service.sweep(later).await.unwrap(), 0, "marked once");
+    let (_, v) = app.call("GET", &format!("/api/cases/{id}"), Some(&admin), None).await;
+    let overdue: Vec<&Value> = v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "overdue").collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0]["actor"], "system");
+    // Reassigning sets a new due time and clears the mark.
+    let other = app.service.store().roster().await.unwrap().mediators().iter().map(|m| m.id.clone()).find(|m| Some(m.as_str()) != v["case"]["mediator_id"].as_str()).unwrap();
+    let (status, v) = app.call("POST", &format!("/api/cases/{id}/assign"), Some(&admin), Some(json!({"mediator_id": other, "note": "原调解员超时"}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["case"]["mediator_id"], other.as_str());
+    assert_eq!(app.service.sweep(chrono::Utc::now()).await.unwrap(), 0);
+    let (status, v) = app.call("POST", &format!("/api/cases/{id}/assign"), Some(&admin), Some(json!({"mediator_id": "NOBODY"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_mediator")));
+}
+
+#[tokio::test]
+async fn only_admins_change_the_roster_rules_and_users() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let sup = app.user("sup", "supervisor", None, None).await;
+    let m = json!({"name": "周大海", "stars": 5, "tier": "emergency", "region": "浙江省/绍兴市/诸暨市", "specialties": [], "capacity": 3});
+    assert_eq!(app.call("PUT", "/api/mediators/M99", Some(&sup), Some(m.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, v) = app.call("PUT", "/api/mediators/M99", Some(&admin), Some(m)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = app.call("PUT", "/api/mediators/M98", Some(&admin), Some(json!({"name": "x", "stars": 9, "tier": "village", "region": "浙江省", "capacity": 1}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_mediator")));
+    let (_, rules) = app.call("GET", "/api/routing-rules", Some(&admin), None).await;
+    let toml = rules["toml"].as_str().unwrap().to_string();
+    assert_eq!(app.call("GET", "/api/routing-rules", Some(&sup), None).await.0, StatusCode::FORBIDDEN);
+    let (status, v) = app.call("PUT", "/api/routing-rules", Some(&admin), Some(json!({"toml": "[risk_tier]\nblue = \"village\"\n"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_rules")));
+    let (status, _) = app.call("PUT", "/api/routing-rules", Some(&admin), Some(json!({"toml": toml}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.service.store().setting("routing.toml").await.unwrap().is_some());
+    let (status, v) = app.call("POST", "/api/users", Some(&admin), Some(json!({"name": "新接线员", "role": "operator", "region": FENGQIAO_TOWN}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = v["token"].as_str().unwrap().to_string();
+    let (status, me) = app.call("GET", "/api/me", Some(&token), None).await;
+    assert_eq!((status, me["role"].as_str(), me["region"].as_str()), (StatusCode::OK, Some("operator"), Some(FENGQIAO_TOWN)));
+    let (status, v) = app.call("POST", "/api/users", Some(&admin), Some(json!({"name": "新接线员", "role": "operator"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("exists")));
+    let (status, v) = app.call("POST", "/api/users", Some(&admin), Some(json!({"name": "m", "role": "mediator"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("missing_mediator")));
+    let (_, users) = app.call("GET", "/api/users", Some(&admin), None).await;
+    assert!(!users.to_string().contains(&token), "tokens are never listed");
+    assert_eq!(app.call("DELETE", "/api/users/%E6%96%B0%E6%8E%A5%E7%BA%BF%E5%91%98", Some(&admin), None).await.0, StatusCode::NO_CONTENT);
+    let (status, v) = app.call("GET", "/api/me", Some(&token), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_expired")));
+}
+
+#[tokio::test]
+async fn metrics_pages_and_request_ids() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    app.call("GET", "/api/me", Some(&admin), None).await;
+    let (status, headers, body) = app.raw(Request::get("/metrics").header(header::AUTHORIZATION, format!("Bearer {admin}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.contains_key("x-request-id"));
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("fengqiao_http_requests_total{method=\"GET\",route=\"/api/me\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("fengqiao_cases 0"));
+    for path in fengqiao::web::page_paths() {
+        let (status, headers, body) = app.raw(Request::get(path_with_ids(path)).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        let html = String::from_utf8(body).unwrap();
+        assert!(html.contains("/assets/app.js"), "{path} loads the shared script");
+        // Every script and stylesheet a page names is served.
+        for asset in html.split("/assets/").skip(1).map(|s| s.split('"').next().unwrap()) {
+            let (status, _, _) = app.raw(Request::get(format!("/assets/{asset}")).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{path} needs /assets/{asset}");
+        }
+    }
+}
