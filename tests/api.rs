@@ -23,7 +23,7 @@ const DIANKOU_VILLAGE: &str = "浙江省/绍兴市/诸暨市/店口镇/湄池村
 struct App {
     router: Router,
     service: Arc<Service>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn app() -> App {
@@ -35,7 +35,7 @@ async fn app() -> App {
     let sla = config::load_sla(&root.join("config")).unwrap();
     let service = Arc::new(Service::new(pipeline, store, index, sla).await.unwrap());
     let router = router(AppState { service: service.clone(), metrics: Arc::new(Metrics::default()) });
-    App { router, service, _dir: dir }
+    App { router, service, dir }
 }
 
 impl App {
@@ -438,4 +438,47 @@ async fn metrics_pages_and_request_ids() {
             assert_eq!(status, StatusCode::OK, "{path} needs /assets/{asset}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_from_the_desk_become_training_data() {
+    let app = app().await;
+    let op = app.user("op", "operator", None, None).await;
+    // Three cases the operator labelled, one of them against the model's call.
+    app.create(&op, WAGES, FENGYUAN, json!({"type": "labor", "risk": "orange"})).await;
+    app.create(&op, NOISE, FENGYUAN, json!({"type": "neighbor", "risk": "blue"})).await;
+    let id = app.create(&op, "小区物业把业主的停车位租给外来车辆，收入去向不明，业主要求公开账目", FENGYUAN, json!({"type": "property_mgmt", "risk": "yellow"})).await;
+    let (status, _) = app.call("POST", &format!("/api/cases/{id}/labels"), Some(&op), Some(json!({"risk": "orange"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    // An imported case with labels is not staff work and stays out.
+    let labels = app.service.store().staff_labels().await.unwrap();
+    assert_eq!(labels.len(), 3);
+    assert_eq!(labels.iter().find(|l| l.case_id == id).unwrap().risk, fengqiao::RiskLevel::Orange, "the latest correction counts");
+    // A small corpus keeps the test quick; the command is the one staff run.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = app.dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for entry in std::fs::read_dir(root.join("corpora/disputes")).unwrap() {
+        let path = entry.unwrap().path();
+        let head: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().take(40).map(str::to_string).collect();
+        std::fs::write(corpus.join(path.file_name().unwrap()), head.join("\n") + "\n").unwrap();
+    }
+    let out = app.dir.path().join("new-model");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fengqiao"))
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .args(["train", "--with-corrections", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&out)
+        .env_remove("FENGQIAO_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("3 staff-labelled cases"), "{stderr}");
+    assert!(stdout.contains("current") && stdout.contains("new") && stdout.contains("corpus dev split"), "{stdout}");
+    let bundle = fengqiao::model::ModelBundle::from_bytes(&std::fs::read(out.join("fengqiao.model")).unwrap()).unwrap();
+    assert_eq!(bundle.type_labels().len(), 13);
 }
