@@ -179,6 +179,12 @@ async fn an_operator_triages_and_saves_a_case_that_supervisors_can_find() {
     // Traditional input finds the simplified text.
     let (_, found) = app.call("GET", &format!("/api/search?q={}", urlencode("拖欠 電話")), Some(&sup), None).await;
     assert_eq!(found["total"], 1, "拖欠 電話 (traditional)");
+    // The same matter told again is found through the index as a near-duplicate, and by phone.
+    let (_, again) = app.call("POST", "/api/triage", Some(&op), Some(json!({"text": format!("{WAGES}。"), "region": FENGYUAN, "phone": "13812345678"}))).await;
+    let relations: Vec<(i64, &str)> = again["related"].as_array().unwrap().iter().map(|r| (r["id"].as_i64().unwrap(), r["relation"].as_str().unwrap())).collect();
+    assert!(relations.contains(&(id, "similar_text")) && relations.contains(&(id, "same_phone")), "{relations:?}");
+    let (_, elsewhere) = app.call("POST", "/api/triage", Some(&op), Some(json!({"text": WAGES, "region": "浙江省/绍兴市/诸暨市/枫桥镇/枫溪村"}))).await;
+    assert!(elsewhere["related"].as_array().unwrap().is_empty(), "near-duplicates are looked for in the same region only");
     // The timeline starts with the creation and the operator's confirmations.
     let (_, detail) = app.call("GET", &format!("/api/cases/{id}"), Some(&sup), None).await;
     let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING};
+use tantivy::query::{AllQuery, BooleanQuery, MoreLikeThisQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Facet, FacetOptions, Field, IndexRecordOption, OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -359,6 +359,36 @@ impl SearchView {
         let docs = searcher.search(&query, &TopDocs::with_limit(total.max(1)).order_by_fast_field::<i64>("received", Order::Desc))?;
         let ids = searcher.segment_readers().iter().map(|s| s.fast_fields().u64("id")).collect::<Result<Vec<_>, _>>()?;
         Ok(docs.into_iter().map(|(_, a)| ids[a.segment_ord as usize].first(a.doc_id).unwrap_or_default() as i64).collect())
+    }
+
+    /// Cases in exactly `region`, received at or after `since`, that share the most distinctive
+    /// words with `text` (a more-like-this query over its 16 best terms by tf-idf, words of two
+    /// or more characters): the candidates a near-duplicate check compares, at most `limit`, as
+    /// (id, stored text). Scanning every case of a busy region instead cost milliseconds per
+    /// triage.
+    pub fn similar_candidates(&self, text: &str, region: &str, since: DateTime<Utc>, limit: usize) -> Result<Vec<(i64, String)>, SearchError> {
+        let f = &self.f;
+        let searcher = self.reader.searcher();
+        let like = MoreLikeThisQuery::builder()
+            .with_min_doc_frequency(1)
+            .with_min_term_frequency(1)
+            .with_max_query_terms(16)
+            // Bytes: a single Chinese character is three, so this keeps words of two or more.
+            .with_min_word_length(4)
+            .with_document_fields(vec![(f.text, vec![OwnedValue::Str(text.to_string())])]);
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(like) as Box<dyn Query>),
+            (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.region, region), IndexRecordOption::Basic))),
+            (Occur::Must, Box::new(RangeQuery::new(Bound::Included(Term::from_field_i64(f.received, since.timestamp_millis())), Bound::Unbounded))),
+        ]);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let d: TantivyDocument = searcher.doc(address)?;
+            let id = d.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default() as i64;
+            out.push((id, d.get_first(f.text).and_then(|v| v.as_str()).unwrap_or_default().to_string()));
+        }
+        Ok(out)
     }
 
     fn query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {

@@ -515,9 +515,31 @@ impl Service {
         let mut a = tokio::task::spawn_blocking(move || pipeline_owner.pipeline().assess(&req))
             .await
             .map_err(|e| ServiceError::Internal(format!("triage task: {e}")))??;
-        let h = self.store.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
+        let h = self.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
         self.pipeline().apply_history(&mut a, &h);
         Ok(a)
+    }
+
+    /// The case history of a complaint: same phone and open cases at the same address from the
+    /// store, near-duplicates in its region over the last 30 days from the search index's
+    /// candidates (the 20 most alike by distinctive words, then the similarity threshold).
+    async fn history(&self, phone: Option<&str>, address: Option<&str>, region: Option<&str>, normalized: &str, now: DateTime<Utc>) -> Result<crate::store::History> {
+        let mut h = self.store.history(phone, address, None, normalized, now).await?;
+        if let Some(region) = region.map(str::trim).filter(|r| !r.is_empty()) {
+            let (view, text, region) = (self.search.clone(), normalized.to_string(), region.to_string());
+            let since = now - chrono::Duration::days(30);
+            let candidates = tokio::task::spawn_blocking(move || {
+                view.similar_candidates(&text, &region, since, 20).map(|c| {
+                    c.into_iter().filter(|(_, t)| crate::text::similarity(&crate::text::normalize(t), &text) >= crate::text::NEAR_DUPLICATE).map(|(id, _)| id).collect::<Vec<_>>()
+                })
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("history task: {e}")))??;
+            let mut similar = self.store.cases_by_ids(&candidates).await?;
+            similar.sort_by(|a, b| b.fields.received_at.cmp(&a.fields.received_at));
+            h.similar = similar;
+        }
+        Ok(h)
     }
 
     /// Triages a complaint: type, risk with reasons, related cases, tier and mediator. Nothing
@@ -613,7 +635,7 @@ impl Service {
         }
         let events = self.store.events(id).await?;
         let normalized = crate::text::normalize(&c.fields.text);
-        let h = self.store.history(c.fields.caller_phone.as_deref(), c.fields.address.as_deref(), c.fields.region.as_deref(), &normalized, c.fields.received_at).await?;
+        let h = self.history(c.fields.caller_phone.as_deref(), c.fields.address.as_deref(), c.fields.region.as_deref(), &normalized, c.fields.received_at).await?;
         let related = crate::triage::related_cases(&h).into_iter().filter(|r| r.id != id && self.related_reachable(p, r.id, &h)).collect();
         Ok(CaseDetail { case: self.view(&c, unmask), events, related })
     }

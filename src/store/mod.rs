@@ -599,7 +599,9 @@ impl CaseStore {
 
     /// Earlier cases that bear on a new complaint: from the same phone in the last 90 days, at
     /// the same address and still open, and near-duplicates (character-bigram similarity of at
-    /// least 0.5) in the same region in the last 30 days. At most 20 of each, newest first.
+    /// least [`crate::text::NEAR_DUPLICATE`]) in the same region in the last 30 days, found by
+    /// scanning the region's latest 500 cases (the service finds them through the search index
+    /// instead, and passes no region). At most 20 of each, newest first.
     pub async fn history(&self, phone: Option<&str>, address: Option<&str>, region: Option<&str>, normalized_text: &str, now: DateTime<Utc>) -> Result<History, StoreError> {
         let day = 24 * 3600 * 1000;
         let mut h = History::default();
@@ -618,7 +620,7 @@ impl CaseStore {
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(r.to_string()).bind(millis(now) - 30 * day).fetch_all(&self.pool).await?;
             for row in &rows {
                 let c = case_from_row(row)?;
-                if crate::text::similarity(&crate::text::normalize(&c.fields.text), normalized_text) >= 0.5 {
+                if crate::text::similarity(&crate::text::normalize(&c.fields.text), normalized_text) >= crate::text::NEAR_DUPLICATE {
                     h.similar.push(c);
                     if h.similar.len() == 20 {
                         break;

@@ -14,6 +14,10 @@ pub use people::people_count;
 pub use pii::{PersonalData, PersonalDataKind, find_personal_data, mask};
 pub use segment::{Analyzed, Analyzer};
 
+/// The character-bigram similarity ([`similarity`]) at which two complaints count as the same
+/// matter told again.
+pub const NEAR_DUPLICATE: f32 = 0.5;
+
 /// The text with every phone and ID number found in it masked.
 pub fn mask_all(text: &str) -> String {
     mask(text, &find_personal_data(text))
