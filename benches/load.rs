@@ -6,6 +6,11 @@
 //!
 //!     cargo bench --bench load            # the report in BENCHMARKS.md
 //!     LOAD_SECONDS=120 CLIENTS=50 cargo bench --bench load
+//!     THINK_MS=100 cargo bench --bench load  # each client pauses ~100 ms between requests
+//!
+//! With THINK_MS=0 (the default) the clients send back to back: a closed loop that measures the
+//! saturated service, where latency is concurrency ÷ throughput. With a think time the offered
+//! load is about CLIENTS × 1000 / THINK_MS requests per second, closer to people at desks.
 //!
 //! The server gets its own two-thread runtime; the clients share one more thread, all on the same
 //! 2-core machine, so client work competes with the server as it would not in production.
@@ -74,6 +79,7 @@ fn main() {
     let seconds: u64 = env_or("LOAD_SECONDS", if bench { 60 } else { 3 });
     let clients: usize = env_or("CLIENTS", 50);
     let preload: usize = env_or("PRELOAD", if bench { 20_000 } else { 500 });
+    let think_ms: u64 = env_or("THINK_MS", 0);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let texts = Arc::new(corpus_texts(root));
     let dir = tempfile::tempdir().unwrap();
@@ -187,10 +193,17 @@ fn main() {
                         Err(e) => Err(e.to_string()),
                     };
                     let elapsed = t0.elapsed().as_secs_f64();
-                    let mut s = stats.lock().unwrap();
-                    match ok {
-                        Ok(()) => s.latencies.entry(endpoint).or_default().push(elapsed),
-                        Err(e) => s.errors.entry(endpoint).or_default().push(e),
+                    {
+                        let mut s = stats.lock().unwrap();
+                        match ok {
+                            Ok(()) => s.latencies.entry(endpoint).or_default().push(elapsed),
+                            Err(e) => s.errors.entry(endpoint).or_default().push(e),
+                        }
+                    }
+                    if think_ms > 0 {
+                        // 50% to 150% of the think time, so clients drift apart.
+                        let pause = think_ms / 2 + (i as u64 * 2_654_435_761 % (think_ms + 1));
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
                     }
                 }
             }));
@@ -202,7 +215,7 @@ fn main() {
     });
     let wall = started.elapsed().as_secs_f64();
     let mut s = stats.lock().unwrap();
-    println!("\nload: {clients} clients, {seconds} s, {preload} preloaded cases, loopback, SQLite store\n");
+    println!("\nload: {clients} clients, think time {think_ms} ms, {seconds} s, {preload} preloaded cases, loopback, SQLite store\n");
     println!("| endpoint | requests | per second | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut total = 0;

@@ -277,7 +277,10 @@ impl SearchIndex {
         let mut after = (applied - window).max(0);
         let mut done = 0;
         let mut last = applied;
-        loop {
+        // Stop at the change that was last when this sync began: under a steady stream of writes
+        // the loop would otherwise chase new changes and never get to commit.
+        let target = store.last_change().await?;
+        while after < target {
             let batch = store.changed_since(after, 5000).await?;
             let Some(&(seq, _)) = batch.last() else { break };
             done += batch.iter().filter(|(s, _)| *s > applied).count();

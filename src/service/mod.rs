@@ -33,6 +33,10 @@ pub use view::{CaseView, mask_snippet};
 /// The key under which administrator-edited routing rules are stored.
 pub const ROUTING_SETTING: &str = "routing.toml";
 
+/// How long a checked token is trusted without asking the store again: a token revoked by
+/// another replica (or by `fengqiao users revoke`) stops working within this time.
+pub const TOKEN_CACHE_SECONDS: u64 = 10;
+
 /// The most rows one CSV export may hold.
 pub const MAX_EXPORT: usize = 200_000;
 
@@ -314,6 +318,9 @@ pub struct RegionTypeTable {
 
 /// Everything the service holds.
 pub struct Service {
+    /// Recently checked tokens (by hash), so a busy desk does not ask the store on every call.
+    /// Entries live [`TOKEN_CACHE_SECONDS`]; revoking through this service clears them at once.
+    tokens: std::sync::Mutex<HashMap<String, (Principal, Option<DateTime<Utc>>, std::time::Instant)>>,
     pipeline: RwLock<Pipeline>,
     store: CaseStore,
     search: SearchView,
@@ -370,7 +377,7 @@ impl Service {
             pipeline.set_routing_rules(RoutingRules::from_toml(&rules).map_err(|e| fail("the stored routing rules", &e))?);
         }
         index.sync(&store).await.map_err(|e| fail("bringing the search index up to date", &e))?;
-        Ok(Service { pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla })
+        Ok(Service { tokens: Default::default(), pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla })
     }
 
     /// The store (for the CLI and tests).
@@ -458,7 +465,14 @@ impl Service {
         if token.is_empty() {
             return Err(ServiceError::Unauthenticated("no token was sent".into()));
         }
-        let user = self.store.user_by_token(&crate::access::token_hash(token)).await?;
+        let hash = crate::access::token_hash(token);
+        let cached = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&hash).cloned();
+        if let Some((p, expires, at)) = cached {
+            if at.elapsed() < Duration::from_secs(TOKEN_CACHE_SECONDS) && expires.is_none_or(|t| t > Utc::now()) {
+                return Ok(p);
+            }
+        }
+        let user = self.store.user_by_token(&hash).await?;
         let Some(user) = user else { return Err(ServiceError::Unauthenticated("the token is not valid".into())) };
         if user.revoked {
             return Err(ServiceError::TokenExpired(format!("the token of `{}` has been revoked", user.name)));
@@ -467,7 +481,9 @@ impl Service {
             return Err(ServiceError::TokenExpired(format!("the token of `{}` expired", user.name)));
         }
         let region = user.region.as_deref().map(RegionPath::parse).transpose().map_err(|e| ServiceError::Internal(format!("stored region of {}: {e}", user.name)))?;
-        Ok(Principal { name: user.name, role: user.role, region, mediator_id: user.mediator_id })
+        let p = Principal { name: user.name, role: user.role, region, mediator_id: user.mediator_id };
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, (p.clone(), user.expires_at, std::time::Instant::now()));
+        Ok(p)
     }
 
     fn require(&self, p: &Principal, action: Action, what: &str) -> Result<()> {
@@ -947,6 +963,7 @@ impl Service {
         if !self.store.revoke_user(name, &p.name).await? {
             return Err(ServiceError::NotFound(format!("user `{name}` does not exist or is already revoked")));
         }
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(())
     }
 
