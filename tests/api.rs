@@ -488,3 +488,44 @@ async fn corrections_from_the_desk_become_training_data() {
     let bundle = fengqiao::model::ModelBundle::from_bytes(&std::fs::read(out.join("fengqiao.model")).unwrap()).unwrap();
     assert_eq!(bundle.type_labels().len(), 13);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_created_at_the_same_moment_are_all_stored_with_their_own_actor() {
+    let app = app().await;
+    let a = app.user("甲", "operator", None, None).await;
+    let b = app.user("乙", "operator", None, None).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let router = app.router.clone();
+        let token = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"text": format!("{NOISE}，第{i}次反映"), "region": FENGYUAN, "external_id": format!("desk-{i}")});
+            let req = Request::post("/api/cases").header(header::AUTHORIZATION, format!("Bearer {token}")).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+            let response = router.oneshot(req).await.unwrap();
+            let status = response.status();
+            let v: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            (status, v["case"]["id"].as_i64().unwrap())
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (status, id) = t.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 24, "every request got its own case");
+    assert_eq!(app.service.store().count().await.unwrap(), 24);
+    // Each case's timeline names the operator who created it.
+    for id in ids {
+        let events = app.service.store().events(id).await.unwrap();
+        let c = app.service.store().case(id).await.unwrap();
+        let n: usize = c.fields.external_id.unwrap().trim_start_matches("desk-").parse().unwrap();
+        assert_eq!(events[0].actor, if n % 2 == 0 { "甲" } else { "乙" });
+    }
+    // The same external id again is the same case.
+    let again = app.create(&a, &format!("{NOISE}，第0次反映"), FENGYUAN, json!({"external_id": "desk-0"})).await;
+    assert_eq!(app.service.store().count().await.unwrap(), 24);
+    assert_eq!(app.service.store().case(again).await.unwrap().fields.external_id.as_deref(), Some("desk-0"));
+}

@@ -316,8 +316,15 @@ pub struct RegionTypeTable {
     pub open: Vec<Vec<i64>>,
 }
 
+/// A case waiting for the writer, with who created it and where to send the outcome.
+type PendingCase = (NewCase, String, tokio::sync::oneshot::Sender<Result<Created, String>>);
+
 /// Everything the service holds.
 pub struct Service {
+    /// Cases created through the API go to one writer task, which stores whatever has queued
+    /// up in one transaction: concurrent desks share a disk flush instead of queueing for one
+    /// each (SQLite has one writer at a time).
+    writer: tokio::sync::mpsc::Sender<PendingCase>,
     /// Recently checked tokens (by hash), so a busy desk does not ask the store on every call.
     /// Entries live [`TOKEN_CACHE_SECONDS`]; revoking through this service clears them at once.
     tokens: std::sync::Mutex<HashMap<String, (Principal, Option<DateTime<Utc>>, std::time::Instant)>>,
@@ -377,7 +384,9 @@ impl Service {
             pipeline.set_routing_rules(RoutingRules::from_toml(&rules).map_err(|e| fail("the stored routing rules", &e))?);
         }
         index.sync(&store).await.map_err(|e| fail("bringing the search index up to date", &e))?;
-        Ok(Service { tokens: Default::default(), pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla })
+        let (writer, queue) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(write_cases(store.clone(), queue));
+        Ok(Service { writer, tokens: Default::default(), pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla })
     }
 
     /// The store (for the CLI and tests).
@@ -418,6 +427,10 @@ impl Service {
                 tracing::error!(error = %e, "indexing failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+            // At most about four commits a second: each one writes a segment that merges
+            // later, and under a stream of writes back-to-back commits cost more CPU than the
+            // indexing itself. Writes made meanwhile wake the next round.
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
         if let Err(e) = self.sync_index().await {
             tracing::error!(error = %e, "final index commit failed; the next start catches up");
@@ -622,17 +635,19 @@ impl Service {
         case.confirmed_type = confirmed_type;
         case.confirmed_risk = confirmed_risk;
         case.due_at = Some(self.sla.due(triage.assessment.risk.level, received));
-        let created = self.store.create_cases(std::slice::from_ref(&case), &p.name).await;
-        let created = match created {
-            Ok(c) => c,
-            Err(e) => {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.writer.send((case, p.name.clone(), reply)).await.map_err(|_| ServiceError::Internal("the case writer has stopped".into()))?;
+        let created = match outcome.await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
                 // The assignment was counted in memory; put the loads back as the store has them.
                 let _ = self.refresh_loads().await;
-                return Err(e.into());
+                return Err(ServiceError::Internal(e));
             }
+            Err(_) => return Err(ServiceError::Internal("the case writer dropped the case".into())),
         };
-        let id = created.first().map(|c| c.id()).ok_or_else(|| ServiceError::Internal("no id returned".into()))?;
-        if matches!(created[0], Created::Existing(_)) {
+        let id = created.id();
+        if matches!(created, Created::Existing(_)) {
             let _ = self.refresh_loads().await;
         }
         self.index_wanted.notify_one();
@@ -1011,6 +1026,35 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     }
     let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()?;
     cst.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single().map(|t| t.with_timezone(&Utc))
+}
+
+/// The case writer: takes the first waiting case, whatever else has queued behind it (up to
+/// 64), stores them in one transaction, and answers each only after the commit.
+async fn write_cases(store: CaseStore, mut queue: tokio::sync::mpsc::Receiver<PendingCase>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let cases: Vec<NewCase> = batch.iter().map(|(c, _, _)| c.clone()).collect();
+        let actors: Vec<&str> = batch.iter().map(|(_, a, _)| a.as_str()).collect();
+        match store.create_cases_by(&cases, &actors).await {
+            Ok(created) => {
+                for ((_, _, reply), c) in batch.into_iter().zip(created) {
+                    let _ = reply.send(Ok(c));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, cases = batch.len(), "storing cases failed; nothing of the batch was stored");
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(format!("storing the case failed: {e}")));
+                }
+            }
+        }
+    }
 }
 
 fn check_note(note: Option<&str>) -> Result<Option<&str>> {

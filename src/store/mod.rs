@@ -393,6 +393,13 @@ impl CaseStore {
     /// A case whose external id is already stored is left as it is. Nothing is visible, and
     /// nothing may be acknowledged, before this returns.
     pub async fn create_cases(&self, cases: &[NewCase], actor: &str) -> Result<Vec<Created>, StoreError> {
+        self.create_cases_by(cases, &vec![actor; cases.len()]).await
+    }
+
+    /// Like [`CaseStore::create_cases`], each case with its own actor: the service stores the
+    /// cases several users created at the same moment in one transaction (one disk flush).
+    pub async fn create_cases_by(&self, cases: &[NewCase], actors: &[&str]) -> Result<Vec<Created>, StoreError> {
+        assert_eq!(cases.len(), actors.len(), "one actor per case");
         // Rows go in multi-row statements: each statement is a round trip (on SQLite, a hand-off
         // to the connection's worker thread), and per-row statements made that the bottleneck
         // of imports.
@@ -400,7 +407,7 @@ impl CaseStore {
         let width = INSERT_COLUMNS.split(',').count();
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(cases.len());
-        for chunk in cases.chunks(ROWS) {
+        for (chunk, chunk_actors) in cases.chunks(ROWS).zip(actors.chunks(ROWS)) {
             let at = millis(now());
             let values = self.value_rows(chunk.len(), width);
             let sql = format!("INSERT INTO cases ({INSERT_COLUMNS}) VALUES {values} ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id");
@@ -448,7 +455,7 @@ impl CaseStore {
             unkeyed.sort_unstable();
             let mut unkeyed = unkeyed.into_iter();
             let mut new_rows = Vec::new();
-            for c in chunk {
+            for (c, actor) in chunk.iter().zip(chunk_actors) {
                 let created = match &c.external_id {
                     None => Created::New(unkeyed.next().ok_or_else(|| corrupt("a case without external id was not stored"))?),
                     Some(k) => match by_key.remove(k) {
@@ -460,43 +467,50 @@ impl CaseStore {
                     },
                 };
                 if let Created::New(id) = created {
-                    new_rows.push((id, c));
+                    new_rows.push((id, c, *actor));
                 }
                 out.push(created);
             }
             if !new_rows.is_empty() {
                 let events = self.value_rows(new_rows.len(), 5);
                 let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES {events}")));
-                for (id, c) in &new_rows {
+                for (id, c, actor) in &new_rows {
                     let detail = serde_json::json!({"channel": c.channel, "type": c.predicted_type, "risk": c.predicted_risk, "tier": c.tier, "mediator": c.mediator_id});
                     q = q.bind(*id).bind(at).bind(actor.to_string()).bind("created").bind(detail.to_string());
                 }
                 q.execute(&mut *tx).await?;
                 let changes = self.value_rows(new_rows.len(), 2);
                 let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO changes (case_id, at) VALUES {changes}")));
-                for (id, _) in &new_rows {
+                for (id, _, _) in &new_rows {
                     q = q.bind(*id).bind(at);
                 }
                 q.execute(&mut *tx).await?;
                 // Labels given at intake are kept like later confirmations, for retraining.
-                let labels: Vec<(i64, &str, String)> = new_rows
+                let labels: Vec<(i64, &str, String, &str)> = new_rows
                     .iter()
-                    .flat_map(|(id, c)| {
-                        let t = c.confirmed_type.clone().map(|v| (*id, "type", v));
-                        let r = c.confirmed_risk.map(|v| (*id, "risk", v.code().to_string()));
+                    .flat_map(|(id, c, actor)| {
+                        let t = c.confirmed_type.clone().map(|v| (*id, "type", v, *actor));
+                        let r = c.confirmed_risk.map(|v| (*id, "risk", v.code().to_string(), *actor));
                         t.into_iter().chain(r)
                     })
                     .collect();
                 if !labels.is_empty() {
                     let rows = self.value_rows(labels.len(), 5);
                     let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO labels (case_id, field, value, actor, at) VALUES {rows}")));
-                    for (id, field, value) in labels {
+                    for (id, field, value, actor) in labels {
                         q = q.bind(id).bind(field).bind(value).bind(actor.to_string()).bind(at);
                     }
                     q.execute(&mut *tx).await?;
                 }
-                let ids: Vec<i64> = new_rows.iter().map(|(id, _)| *id).collect();
-                work::insert_audit(&mut tx, at, actor, "create_cases", ids.first().copied().filter(|_| ids.len() == 1), &serde_json::json!({"count": ids.len(), "first": ids.first(), "last": ids.last()})).await?;
+                // One audit entry per actor: the cases they created in this batch.
+                let mut by_actor: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
+                for (id, _, actor) in &new_rows {
+                    by_actor.entry(actor).or_default().push(*id);
+                }
+                for (actor, ids) in by_actor {
+                    let single = ids.first().copied().filter(|_| ids.len() == 1);
+                    work::insert_audit(&mut tx, at, actor, "create_cases", single, &serde_json::json!({"count": ids.len(), "ids": if ids.len() <= 100 { serde_json::json!(ids) } else { serde_json::json!({"first": ids.first(), "last": ids.last()}) }})).await?;
+                }
             }
         }
         tx.commit().await?;
@@ -667,18 +681,7 @@ impl CaseStore {
         sqlx::query("DELETE FROM mediators").execute(&mut *tx).await?;
         work::insert_audit(&mut tx, millis(now()), actor, "roster_import", None, &serde_json::json!({"mediators": roster.mediators().len()})).await?;
         for m in roster.mediators() {
-            sqlx::query("INSERT INTO mediators (id, name, stars, tier, region, specialties, capacity, load, last_assigned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                .bind(m.id.clone())
-                .bind(m.name.clone())
-                .bind(m.stars as i64)
-                .bind(m.tier.code())
-                .bind(m.region.to_string())
-                .bind(serde_json::to_string(&m.specialties).expect("strings serialise"))
-                .bind(m.capacity as i64)
-                .bind(m.load as i64)
-                .bind(m.last_assigned as i64)
-                .execute(&mut *tx)
-                .await?;
+            insert_mediator(&mut tx, m).await?;
         }
         tx.commit().await?;
         Ok(roster.mediators().len())
@@ -714,6 +717,22 @@ async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, a
         .bind(actor)
         .bind(kind)
         .bind(detail.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_mediator(tx: &mut sqlx::Transaction<'_, sqlx::Any>, m: &Mediator) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO mediators (id, name, stars, tier, region, specialties, capacity, load, last_assigned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(m.id.clone())
+        .bind(m.name.clone())
+        .bind(m.stars as i64)
+        .bind(m.tier.code())
+        .bind(m.region.to_string())
+        .bind(serde_json::to_string(&m.specialties).expect("strings serialise"))
+        .bind(m.capacity as i64)
+        .bind(m.load as i64)
+        .bind(m.last_assigned as i64)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -106,9 +106,16 @@ pub struct StaffLabel {
     pub risk: RiskLevel,
 }
 
-/// `(region = $a OR region LIKE $b)` for a region subtree, with its two values.
-fn region_clause(first_param: usize, scope: &str) -> (String, [String; 2]) {
-    (format!("(region = ${first_param} OR region LIKE ${})", first_param + 1), [scope.to_string(), format!("{scope}/%")])
+/// Appends ` {joiner} (region = $n OR region LIKE $n+1)` to `sql` for a region subtree, with
+/// parameters numbered from `first_param`, and returns the values to bind (none without a scope).
+fn scope_clause(sql: &mut String, joiner: &str, first_param: usize, scope: Option<&str>) -> Vec<String> {
+    match scope {
+        Some(scope) => {
+            *sql += &format!(" {joiner} (region = ${first_param} OR region LIKE ${})", first_param + 1);
+            vec![scope.to_string(), format!("{scope}/%")]
+        }
+        None => Vec::new(),
+    }
 }
 
 pub(super) async fn insert_audit(tx: &mut sqlx::Transaction<'_, sqlx::Any>, at: i64, actor: &str, action: &str, case_id: Option<i64>, detail: &serde_json::Value) -> Result<(), StoreError> {
@@ -287,12 +294,7 @@ impl CaseStore {
     /// only at or above a risk level, only those due before a time. At most `limit`.
     pub async fn open_cases(&self, scope: Option<&str>, mediator: Option<&str>, min_risk: Option<RiskLevel>, due_before: Option<DateTime<Utc>>, limit: i64) -> Result<Vec<Case>, StoreError> {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE status IN ({})", open_list());
-        let mut values: Vec<String> = Vec::new();
-        if let Some(scope) = scope {
-            let (clause, v) = region_clause(values.len() + 1, scope);
-            sql += &format!(" AND {clause}");
-            values.extend(v);
-        }
+        let mut values = scope_clause(&mut sql, "AND", 1, scope);
         if let Some(m) = mediator {
             values.push(m.to_string());
             sql += &format!(" AND mediator_id = ${}", values.len());
@@ -307,10 +309,7 @@ impl CaseStore {
             sql += &format!(" AND due_at IS NOT NULL AND due_at < ${}", values.len() + 1);
         }
         sql += &format!(" ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, received_at DESC LIMIT {}", limit.max(0));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for v in values {
-            q = q.bind(v);
-        }
+        let mut q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, v| q.bind(v));
         if let Some(t) = query_due {
             q = q.bind(t);
         }
@@ -353,17 +352,9 @@ impl CaseStore {
             "SELECT (received_at + {shift}) / 86400000 AS day, COALESCE(confirmed_type, predicted_type) AS t, COALESCE(confirmed_risk, predicted_risk) AS r, COUNT(*) AS n \
              FROM cases WHERE received_at >= $1 AND received_at < $2"
         );
-        let mut values = Vec::new();
-        if let Some(scope) = scope {
-            let (clause, v) = region_clause(3, scope);
-            sql += &format!(" AND {clause}");
-            values.extend(v);
-        }
+        let values = scope_clause(&mut sql, "AND", 3, scope);
         sql += " GROUP BY 1, 2, 3";
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(millis(from)).bind(millis(to));
-        for v in values {
-            q = q.bind(v);
-        }
+        let q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)).bind(millis(from)).bind(millis(to)), |q, v| q.bind(v));
         q.fetch_all(&self.pool)
             .await?
             .iter()
@@ -381,17 +372,9 @@ impl CaseStore {
     /// Open cases counted by region and effective type, optionally in a region subtree.
     pub async fn open_by_region_type(&self, scope: Option<&str>) -> Result<Vec<(String, String, i64)>, StoreError> {
         let mut sql = format!("SELECT COALESCE(region, '') AS region, COALESCE(confirmed_type, predicted_type) AS t, COUNT(*) AS n FROM cases WHERE status IN ({})", open_list());
-        let mut values = Vec::new();
-        if let Some(scope) = scope {
-            let (clause, v) = region_clause(1, scope);
-            sql += &format!(" AND {clause}");
-            values.extend(v);
-        }
+        let values = scope_clause(&mut sql, "AND", 1, scope);
         sql += " GROUP BY 1, 2";
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for v in values {
-            q = q.bind(v);
-        }
+        let q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, v| q.bind(v));
         q.fetch_all(&self.pool).await?.iter().map(|r| Ok((r.try_get("region")?, r.try_get("t")?, r.try_get("n")?))).collect()
     }
 
@@ -437,17 +420,9 @@ impl CaseStore {
     /// The latest alerts, optionally in a region subtree, newest day first.
     pub async fn alerts(&self, scope: Option<&str>, limit: i64) -> Result<Vec<Alert>, StoreError> {
         let mut sql = "SELECT id, day, region, dispute_type, observed, expected, upper, score, reason FROM alerts".to_string();
-        let mut values = Vec::new();
-        if let Some(scope) = scope {
-            let (clause, v) = region_clause(1, scope);
-            sql += &format!(" WHERE {clause}");
-            values.extend(v);
-        }
+        let values = scope_clause(&mut sql, "WHERE", 1, scope);
         sql += &format!(" ORDER BY day DESC, score, id DESC LIMIT {}", limit.max(0));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for v in values {
-            q = q.bind(v);
-        }
+        let q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, v| q.bind(v));
         q.fetch_all(&self.pool)
             .await?
             .iter()
@@ -472,18 +447,7 @@ impl CaseStore {
         let mut tx = self.pool.begin().await?;
         let at = millis(now());
         sqlx::query("DELETE FROM mediators WHERE id = $1").bind(m.id.clone()).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO mediators (id, name, stars, tier, region, specialties, capacity, load, last_assigned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(m.id.clone())
-            .bind(m.name.clone())
-            .bind(m.stars as i64)
-            .bind(m.tier.code())
-            .bind(m.region.to_string())
-            .bind(serde_json::to_string(&m.specialties).expect("strings serialise"))
-            .bind(m.capacity as i64)
-            .bind(m.load as i64)
-            .bind(m.last_assigned as i64)
-            .execute(&mut *tx)
-            .await?;
+        super::insert_mediator(&mut tx, m).await?;
         insert_audit(&mut tx, at, actor, "roster_put", None, &serde_json::to_value(m).map_err(corrupt)?).await?;
         tx.commit().await?;
         Ok(())
