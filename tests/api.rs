@@ -27,10 +27,14 @@ struct App {
 }
 
 async fn app() -> App {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = config::load_pipeline(&root.join("config"), &root.join("models")).unwrap();
     let store = CaseStore::open_dir(dir.path()).await.unwrap();
+    app_on(store, dir).await
+}
+
+async fn app_on(store: CaseStore, dir: tempfile::TempDir) -> App {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pipeline = config::load_pipeline(&root.join("config"), &root.join("models")).unwrap();
     let index = SearchIndex::open(&dir.path().join("index")).unwrap();
     let sla = config::load_sla(&root.join("config")).unwrap();
     let service = Arc::new(Service::new(pipeline, store, index, sla).await.unwrap());
@@ -528,4 +532,48 @@ async fn cases_created_at_the_same_moment_are_all_stored_with_their_own_actor() 
     let again = app.create(&a, &format!("{NOISE}，第0次反映"), FENGYUAN, json!({"external_id": "desk-0"})).await;
     assert_eq!(app.service.store().count().await.unwrap(), 24);
     assert_eq!(app.service.store().case(again).await.unwrap().fields.external_id.as_deref(), Some("desk-0"));
+}
+
+/// The same service on PostgreSQL (127.0.0.1:5432, database `test`, a schema of its own, or
+/// FENGQIAO_TEST_POSTGRES; `off` skips it): the SQL the service adds to the store's runs there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_flow_runs_on_postgresql_too() {
+    let base = std::env::var("FENGQIAO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if base == "off" {
+        eprintln!("FENGQIAO_TEST_POSTGRES=off: skipping");
+        return;
+    }
+    let schema = format!("fq_api_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let pool = sqlx::postgres::PgPool::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base} is required ({e}); set FENGQIAO_TEST_POSTGRES=off to skip"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let store = CaseStore::open(&format!("{base}{sep}options=-c%20search_path%3D{schema}")).await.unwrap();
+    let app = app_on(store, tempfile::tempdir().unwrap()).await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let op = app.user("op", "operator", None, None).await;
+    let sup = app.user("sup", "supervisor", Some(FENGQIAO_TOWN), None).await;
+    let ours = app.create(&op, WAGES, FENGYUAN, json!({"type": "labor", "risk": "orange", "phone": "13812345678"})).await;
+    let theirs = app.create(&op, NOISE, DIANKOU_VILLAGE, json!({"type": "neighbor", "risk": "blue"})).await;
+    app.service.sync_index().await.unwrap();
+    let (_, found) = app.call("GET", &format!("/api/search?q={}", urlencode("拖欠")), Some(&sup), None).await;
+    assert_eq!((found["total"].as_i64(), found["hits"][0]["id"].as_i64()), (Some(1), Some(ours)));
+    assert_eq!(app.call("GET", &format!("/api/cases/{theirs}"), Some(&sup), None).await.0, StatusCode::NOT_FOUND);
+    let (status, dash) = app.call("GET", "/api/dashboard?days=3", Some(&sup), None).await;
+    assert_eq!(status, StatusCode::OK, "{dash}");
+    assert_eq!(dash["by_type"]["labor"].as_array().unwrap().iter().map(|n| n.as_i64().unwrap()).sum::<i64>(), 1);
+    assert_eq!(dash["open_high"].as_array().unwrap().len(), 1);
+    let (_, all) = app.call("GET", "/api/dashboard", Some(&admin), None).await;
+    assert_eq!(all["region_type"]["regions"].as_array().unwrap().len(), 1, "both cases are in one county: {}", all["region_type"]);
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    assert_eq!(app.service.sweep(later).await.unwrap(), 2);
+    let (status, _, csv) = app.raw(Request::get("/api/search/export").header(header::AUTHORIZATION, format!("Bearer {admin}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(String::from_utf8_lossy(&csv).lines().count(), 3, "header and two cases");
+    let mediator = app.service.store().case(ours).await.unwrap().fields.mediator_id.unwrap();
+    assert_eq!(app.service.store().open_loads().await.unwrap().get(&mediator), Some(&1));
+    let (status, _) = app.call("POST", &format!("/api/cases/{ours}/notes"), Some(&op), Some(json!({"text": "已回电"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.service.store().staff_labels().await.unwrap().len(), 2);
+    let (_, audit) = app.call("GET", "/api/audit", Some(&admin), None).await;
+    assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "overdue"));
 }
