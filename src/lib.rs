@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod labels;
+pub mod hotspot;
 pub mod http;
 pub mod model;
 pub mod risk;

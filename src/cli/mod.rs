@@ -5,6 +5,7 @@
 
 mod card;
 mod history;
+mod hotspots;
 mod serve;
 
 use std::fs;
@@ -65,6 +66,9 @@ pub enum Command {
     /// User accounts and their API tokens.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Hotspot detection: rises in case counts by region and dispute type.
+    #[command(subcommand)]
+    Hotspots(hotspots::HotspotsCommand),
 }
 
 /// `fengqiao serve`.
@@ -202,6 +206,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             runtime()?.block_on(serve::serve(&config_dir, &location, pipeline, args))
         }
         Command::Users(cmd) => runtime()?.block_on(serve::users(&location, cmd)),
+        Command::Hotspots(hotspots::HotspotsCommand::Eval(args)) => hotspots::eval(args),
     }
 }
 
