@@ -577,3 +577,37 @@ async fn the_desk_flow_runs_on_postgresql_too() {
     let (_, audit) = app.call("GET", "/api/audit", Some(&admin), None).await;
     assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "overdue"));
 }
+
+/// Regression tests for holes found in review: triage listing another region's cases by phone,
+/// an external id revealing another region's case, assigning to another area's mediator, and
+/// phone numbers in timeline notes.
+#[tokio::test]
+async fn reach_holds_in_triage_creation_assignment_and_notes() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let op = app.user("枫桥接线员", "operator", Some(FENGQIAO_TOWN), None).await;
+    let sup = app.user("枫桥督办", "supervisor", Some(FENGQIAO_TOWN), None).await;
+    let elsewhere = app.create(&admin, NOISE, DIANKOU_VILLAGE, json!({"phone": "13955556666", "external_id": "dk-1"})).await;
+    // Triage by the same phone from another township does not list the other township's case.
+    let (status, t) = app.call("POST", "/api/triage", Some(&op), Some(json!({"text": NOISE, "phone": "13955556666"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(t["related"].as_array().unwrap().iter().all(|r| r["id"] != elsewhere), "{}", t["related"]);
+    // Reusing its external id does not reveal it.
+    let (status, v) = app.call("POST", "/api/cases", Some(&op), Some(json!({"text": NOISE, "external_id": "dk-1"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("exists")), "{v}");
+    assert!(!v.to_string().contains("13955556666"));
+    // A township supervisor cannot hand a case to another area's mediator.
+    let ours = app.create(&op, WAGES, FENGYUAN, json!({})).await;
+    let town = fengqiao::routing::RegionPath::parse(FENGQIAO_TOWN).unwrap();
+    let roster = app.service.store().roster().await.unwrap();
+    let outsider = roster.mediators().iter().find(|m| !town.contains(&m.region) && !m.region.contains(&town)).expect("the example roster has other townships");
+    let (status, _) = app.call("POST", &format!("/api/cases/{ours}/assign"), Some(&sup), Some(json!({"mediator_id": outsider.id}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Notes with phone numbers are masked for those who may not unmask.
+    let (status, _) = app.call("POST", &format!("/api/cases/{ours}/notes"), Some(&sup), Some(json!({"text": "已联系当事人13700001111"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, d) = app.call("GET", &format!("/api/cases/{ours}"), Some(&op), None).await;
+    assert!(!d["events"].to_string().contains("13700001111"), "{}", d["events"]);
+    let (_, d) = app.call("GET", &format!("/api/cases/{ours}?unmask=true"), Some(&sup), None).await;
+    assert!(d["events"].to_string().contains("13700001111"));
+}

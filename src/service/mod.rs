@@ -465,6 +465,14 @@ impl Service {
         Ok(marked.len())
     }
 
+    /// Refreshes loads after a change that is already committed: a failure here must not turn
+    /// the stored change into an error reply (a retry would then be refused), so it is logged.
+    async fn refresh_loads_logged(&self) {
+        if let Err(e) = self.refresh_loads().await {
+            tracing::error!(error = %e, "refreshing mediators' loads failed; the next sweep retries");
+        }
+    }
+
     async fn refresh_loads(&self) -> Result<()> {
         let loads = self.store.open_loads().await?;
         self.pipeline_mut().roster_mut().set_loads(&loads);
@@ -539,13 +547,16 @@ impl Service {
     }
 
     /// Triage with the case history applied (runs the pipeline on the blocking pool).
-    async fn assess(&self, req: TriageRequest, this: Arc<Self>) -> Result<crate::triage::Assessment> {
+    async fn assess(&self, p: &Principal, req: TriageRequest, this: Arc<Self>) -> Result<crate::triage::Assessment> {
         let pipeline_owner = this.clone();
         let mut a = tokio::task::spawn_blocking(move || pipeline_owner.pipeline().assess(&req))
             .await
             .map_err(|e| ServiceError::Internal(format!("triage task: {e}")))??;
         let h = self.history(a.caller_phone.as_deref(), a.address.as_deref(), a.region.as_deref(), &a.normalized, Utc::now()).await?;
         self.pipeline().apply_history(&mut a, &h);
+        // Earlier calls elsewhere still count toward the risk (a stated reason), but only cases
+        // within the user's reach are listed: triage must not become a lookup by phone number.
+        a.related.retain(|r| self.related_reachable(p, r.id, &h));
         Ok(a)
     }
 
@@ -576,7 +587,7 @@ impl Service {
     pub async fn triage(self: &Arc<Self>, p: &Principal, req: TriageRequest) -> Result<Triage> {
         self.require(p, Action::Triage, "triage complaints")?;
         let req = self.scoped_request(p, req)?;
-        let a = self.assess(req, self.clone()).await?;
+        let a = self.assess(p, req, self.clone()).await?;
         Ok(self.pipeline().route(a))
     }
 
@@ -604,7 +615,7 @@ impl Service {
             .transpose()?;
         let text = input.text.clone();
         let req = self.scoped_request(p, TriageRequest { text: input.text, region: input.region, phone: input.phone, address: input.address })?;
-        let mut a = self.assess(req, self.clone()).await?;
+        let mut a = self.assess(p, req, self.clone()).await?;
         let (model_type, model_risk) = (a.dispute_type.label.clone(), a.risk.level);
         // The operator's call routes the case: a correction to red must reach the emergency tier.
         if let Some(t) = &confirmed_type {
@@ -641,18 +652,26 @@ impl Service {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 // The assignment was counted in memory; put the loads back as the store has them.
-                let _ = self.refresh_loads().await;
+                self.refresh_loads_logged().await;
                 return Err(ServiceError::Internal(e));
             }
             Err(_) => return Err(ServiceError::Internal("the case writer dropped the case".into())),
         };
         let id = created.id();
         if matches!(created, Created::Existing(_)) {
-            let _ = self.refresh_loads().await;
+            self.refresh_loads_logged().await;
+            let existing = self.store.case(id).await?;
+            if !p.reaches(existing.fields.region.as_deref(), existing.fields.mediator_id.as_deref()) {
+                return Err(ServiceError::Conflict {
+                    code: "exists",
+                    message: "a case with this external id already exists".into(),
+                    hint: "use another external id, or leave it out".into(),
+                });
+            }
         }
         self.index_wanted.notify_one();
         let stored = self.store.case(id).await?;
-        Ok((self.view(&stored, true), triage))
+        Ok((self.view(&stored, false), triage))
     }
 
     /// A case with its timeline and related cases. `unmask` shows phone and ID numbers in full
@@ -664,7 +683,12 @@ impl Service {
             self.require(p, Action::Unmask, "see phone and ID numbers in full")?;
             self.store.audit(&p.name, "view_unmasked", Some(id), &serde_json::json!({"role": p.role})).await?;
         }
-        let events = self.store.events(id).await?;
+        let mut events = self.store.events(id).await?;
+        if !unmask {
+            for e in &mut events {
+                mask_json(&mut e.detail);
+            }
+        }
         let normalized = crate::text::normalize(&c.fields.text);
         let h = self.history(c.fields.caller_phone.as_deref(), c.fields.address.as_deref(), c.fields.region.as_deref(), &normalized, c.fields.received_at).await?;
         let related = crate::triage::related_cases(&h).into_iter().filter(|r| r.id != id && self.related_reachable(p, r.id, &h)).collect();
@@ -682,7 +706,7 @@ impl Service {
         let note = check_note(note)?;
         self.reachable_case(p, id).await?;
         let c = self.store.transition(id, to, &p.name, note).await?;
-        self.refresh_loads().await?;
+        self.refresh_loads_logged().await;
         self.index_wanted.notify_one();
         Ok(self.view(&c, false))
     }
@@ -711,12 +735,20 @@ impl Service {
         self.require(p, Action::Reassign, "reassign cases")?;
         let note = check_note(note)?;
         let c = self.reachable_case(p, id).await?;
-        if !self.pipeline().roster().mediators().iter().any(|m| m.id == mediator_id) {
+        let region = self.pipeline().roster().mediators().iter().find(|m| m.id == mediator_id).map(|m| m.region.clone());
+        let Some(region) = region else {
             return Err(ServiceError::invalid("unknown_mediator", format!("mediator `{mediator_id}` is not on the roster"), "choose a mediator from /api/mediators"));
+        };
+        // A supervisor may hand a case to mediators of their own area or of the levels above it
+        // (escalation), never to another area's.
+        if let Some(scope) = &p.region {
+            if !(scope.contains(&region) || region.contains(scope)) {
+                return Err(ServiceError::Forbidden(format!("mediator `{mediator_id}` works in {region}, outside your region")));
+            }
         }
         let due = self.sla.due(c.effective_risk(), Utc::now());
         let c = self.store.assign(id, mediator_id, Some(due), &p.name, note).await?;
-        self.refresh_loads().await?;
+        self.refresh_loads_logged().await;
         self.index_wanted.notify_one();
         Ok(self.view(&c, false))
     }
@@ -807,7 +839,7 @@ impl Service {
                     v.address.clone().unwrap_or_default(),
                     v.text.clone(),
                 ];
-                w.write_record(record).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                w.write_record(record.iter().map(|v| spreadsheet_safe(v).into_owned())).map_err(|e| ServiceError::Internal(e.to_string()))?;
             }
             w.flush().map_err(|e| ServiceError::Internal(e.to_string()))?;
         }
@@ -1006,6 +1038,43 @@ impl Service {
         g.insert("fengqiao_cases", self.store.count().await?);
         g.insert("fengqiao_indexed_cases", self.search.len() as i64);
         Ok(g)
+    }
+}
+
+/// Masks phone and ID numbers in every string of a JSON value (timeline notes and details).
+fn mask_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => *s = crate::text::mask_all(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return gets a leading apostrophe.
+fn spreadsheet_safe(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}").into() } else { v.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(spreadsheet_safe("-1"), "'-1");
+        assert_eq!(spreadsheet_safe("楼上漏水"), "楼上漏水");
+    }
+
+    #[test]
+    fn timeline_details_are_masked_throughout() {
+        let mut v = serde_json::json!({"text": "联系13812345678", "nested": ["身份证330681199001011234"], "n": 3});
+        mask_json(&mut v);
+        assert_eq!(v["text"], "联系138****5678");
+        assert!(!v["nested"][0].as_str().unwrap().contains("199001011234"));
+        assert_eq!(v["n"], 3);
     }
 }
 
