@@ -1070,7 +1070,7 @@ mod tests {
 
     #[test]
     fn timeline_details_are_masked_throughout() {
-        let mut v = serde_json::json!({"text": "联系13812345678", "nested": ["身份证330681199001011234"], "n": 3});
+        let mut v = serde_json::json!({"text": "联系13812345678", "nested": ["身份证330681199001011237"], "n": 3});
         mask_json(&mut v);
         assert_eq!(v["text"], "联系138****5678");
         assert!(!v["nested"][0].as_str().unwrap().contains("199001011234"));
