@@ -4,7 +4,9 @@
 //! compared with, `stats` the count distributions both use, and [`evaluate`] runs a method over
 //! a whole counts table the way the benchmark in `../shared/baselines/hotspots` scores it.
 
+pub mod cells;
 pub mod detect;
+pub mod nightly;
 pub mod reference;
 pub mod stats;
 
