@@ -69,3 +69,53 @@ fn bad_tables_are_refused_with_the_line() {
     let (o, _) = eval(&table(), &["--last", "5000"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("outside the table"));
 }
+
+/// The nightly run on a store: two months of steady complaints in two villages, then ten wage
+/// complaints from different callers in one village on the last day.
+#[test]
+fn the_nightly_run_finds_a_village_burst_and_stores_the_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,time,region,type,phone,text\n");
+    let mut id = 0;
+    let texts = ["楼上邻居半夜跺脚，说了几次都不听", "邻居家狗天天叫，影响休息", "隔壁装修占用楼道堆放杂物"];
+    for day in 0..60 {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + chrono::Duration::days(day);
+        for village in ["枫源村", "湄池村"] {
+            for k in 0..2 {
+                id += 1;
+                csv += &format!("{id},{date} 10:0{k}:00,浙江省/绍兴市/诸暨市/枫桥镇/{village},neighbor,139{id:08},{}第{id}号\n", texts[(id as usize) % 3]);
+            }
+        }
+    }
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + chrono::Duration::days(59);
+    for k in 0..10 {
+        id += 1;
+        csv += &format!("{id},{last} 15:{k:02}:00,浙江省/绍兴市/诸暨市/枫桥镇/枫源村,labor,137{k:08},砖厂老板拖欠我们三个月工资，第{k}位工人反映\n");
+    }
+    let file = dir.path().join("cases.csv");
+    std::fs::write(&file, csv).unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_fengqiao")).arg("--data-dir").arg(&data).args(args).env_remove("FENGQIAO_DATABASE_URL").output().unwrap();
+    let o = run(&["import", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = dir.path().join("alerts.json");
+    let date = last.format("%Y-%m-%d").to_string();
+    let o = run(&["hotspots", "run", "--date", &date, "--json", json.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let alerts = v["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(alerts[0]["region"], "浙江省/绍兴市/诸暨市/枫桥镇/枫源村", "{v:#}");
+    assert_eq!(alerts[0]["type"], "labor");
+    assert!(alerts.iter().all(|a| a["region"].as_str().unwrap().ends_with("枫源村")), "the township and county are explained by the village: {v:#}");
+    // Re-running the night replaces its alerts instead of adding to them; a quiet day has none.
+    let again = run(&["hotspots", "run", "--date", &date]);
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), alerts.len());
+    let quiet = run(&["hotspots", "run", "--date", "2026-10-15"]);
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout).lines().count(), 0, "{}", String::from_utf8_lossy(&quiet.stdout));
+    // An empty store is not an error.
+    let empty = Command::new(env!("CARGO_BIN_EXE_fengqiao")).arg("--data-dir").arg(dir.path().join("empty")).args(["hotspots", "run", "--date", &date]).env_remove("FENGQIAO_DATABASE_URL").output().unwrap();
+    assert!(empty.status.success(), "{}", String::from_utf8_lossy(&empty.stderr));
+}

@@ -207,6 +207,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Users(cmd) => runtime()?.block_on(serve::users(&location, cmd)),
         Command::Hotspots(hotspots::HotspotsCommand::Eval(args)) => hotspots::eval(args),
+        Command::Hotspots(hotspots::HotspotsCommand::Run(args)) => runtime()?.block_on(hotspots::run(&location, args)),
     }
 }
 

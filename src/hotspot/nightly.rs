@@ -88,15 +88,21 @@ pub fn bh(p: &[f64]) -> Vec<f64> {
 
 /// Tests day index `t` of every cell and returns the alerts, strongest first.
 pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings) -> Vec<Alert> {
+    // Days before the first case anywhere are before intake began, not days without disputes:
+    // every cell's history starts there (a cell's own first case may come later; its zeros
+    // until then are real).
+    let start = counts.cells.values().filter_map(|c| c.cases.iter().position(|&n| n > 0)).min().unwrap_or(0).min(t);
     let mut tested = Vec::new();
     for (cell, series) in &counts.cells {
-        let s = detect::Series { counts: &series.cases, first_weekday: (counts.first_day + 3).rem_euclid(7) as u8 };
-        let Some(baseline) = detect::fit(&s, t, &settings.detector, None) else { continue };
-        let (expected, _) = detect::expect(&s, t, &baseline);
+        // Day 0 (1970-01-01) was a Thursday; weekday 0 is Monday.
+        let s = detect::Series { counts: &series.cases[start..], first_weekday: (counts.first_day + start as i64 + 3).rem_euclid(7) as u8 };
+        let day = t - start;
+        let Some(baseline) = detect::fit(&s, day, &settings.detector, None) else { continue };
+        let (expected, _) = detect::expect(&s, day, &baseline);
         if expected < settings.min_expected {
             continue;
         }
-        let decision = detect::decide(&s, t, &baseline, &settings.detector);
+        let decision = detect::decide(&s, day, &baseline, &settings.detector);
         tested.push(Tested { cell: cell.clone(), decision, callers: series.callers[t] });
     }
     let q = bh(&tested.iter().map(|x| x.decision.p).collect::<Vec<_>>());

@@ -395,14 +395,15 @@ impl CaseStore {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 
-    /// Stores hotspot alerts.
-    pub async fn put_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError> {
+    /// Replaces the alerts of one day with `alerts` (re-running a night is idempotent).
+    pub async fn replace_alerts(&self, day: &str, alerts: &[Alert]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM alerts WHERE day = $1").bind(day).execute(&mut *tx).await?;
         let at = millis(now());
         for a in alerts {
             sqlx::query("INSERT INTO alerts (created_at, day, region, dispute_type, observed, expected, upper, score, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(at)
-                .bind(a.day.clone())
+                .bind(day)
                 .bind(a.region.clone())
                 .bind(a.dispute_type.clone())
                 .bind(a.observed)
@@ -415,6 +416,20 @@ impl CaseStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// What the hotspot batch counts, for cases received at or after `from`: (received ms,
+    /// region, effective type, caller phone, text), grouped by caller and in time order within
+    /// each caller, so near-duplicates can be found caller by caller.
+    pub async fn case_facts(&self, from: DateTime<Utc>) -> Result<Vec<(i64, Option<String>, String, Option<String>, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT received_at, region, COALESCE(confirmed_type, predicted_type) AS t, caller_phone, text FROM cases \
+             WHERE received_at >= $1 ORDER BY caller_phone, received_at",
+        )
+        .bind(millis(from))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("received_at")?, r.try_get("region")?, r.try_get("t")?, r.try_get("caller_phone")?, r.try_get("text")?))).collect()
     }
 
     /// The latest alerts, optionally in a region subtree, newest day first.
