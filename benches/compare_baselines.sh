@@ -16,11 +16,7 @@ if [ ! -f "$DATA/messages_labelled_full_tokenized.csv" ] || [ ! -d "$SHARED/base
   echo "compare_baselines: needs the shared datasets and baselines at $SHARED (not found); they are not part of a clone" >&2
   exit 2
 fi
-VENV=.venv-baselines
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -r "$SHARED/baselines/requirements.txt"
-fi
+. benches/baselines_venv.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

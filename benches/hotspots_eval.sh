@@ -17,11 +17,7 @@ if [ ! -f "$B/score.py" ]; then
   echo "hotspots_eval: needs the shared baselines at $B (not found); they are not part of a clone" >&2
   exit 2
 fi
-VENV=.venv-baselines
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -r "$SHARED/baselines/requirements.txt"
-fi
+. benches/baselines_venv.sh
 cargo build --release -q
 FQ=target/release/fengqiao
 OUT=${OUT:-target/hotspots-eval}

@@ -547,8 +547,8 @@ impl Service {
     }
 
     /// Triage with the case history applied (runs the pipeline on the blocking pool).
-    async fn assess(&self, p: &Principal, req: TriageRequest, this: Arc<Self>) -> Result<crate::triage::Assessment> {
-        let pipeline_owner = this.clone();
+    async fn assess(self: &Arc<Self>, p: &Principal, req: TriageRequest) -> Result<crate::triage::Assessment> {
+        let pipeline_owner = self.clone();
         let mut a = tokio::task::spawn_blocking(move || pipeline_owner.pipeline().assess(&req))
             .await
             .map_err(|e| ServiceError::Internal(format!("triage task: {e}")))??;
@@ -587,7 +587,7 @@ impl Service {
     pub async fn triage(self: &Arc<Self>, p: &Principal, req: TriageRequest) -> Result<Triage> {
         self.require(p, Action::Triage, "triage complaints")?;
         let req = self.scoped_request(p, req)?;
-        let a = self.assess(p, req, self.clone()).await?;
+        let a = self.assess(p, req).await?;
         Ok(self.pipeline().route(a))
     }
 
@@ -615,7 +615,7 @@ impl Service {
             .transpose()?;
         let text = input.text.clone();
         let req = self.scoped_request(p, TriageRequest { text: input.text, region: input.region, phone: input.phone, address: input.address })?;
-        let mut a = self.assess(p, req, self.clone()).await?;
+        let mut a = self.assess(p, req).await?;
         let (model_type, model_risk) = (a.dispute_type.label.clone(), a.risk.level);
         // The operator's call routes the case: a correction to red must reach the emergency tier.
         if let Some(t) = &confirmed_type {
