@@ -57,6 +57,14 @@ pub enum ConfigError {
         /// The problem.
         source: crate::service::SlaError,
     },
+    /// The holiday calendar is not valid.
+    #[error("{path}: {source}")]
+    Holidays {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        source: crate::hotspot::calendar::CalendarError,
+    },
     /// The model file is unusable.
     #[error("{path}: {source}")]
     Model {
@@ -109,6 +117,16 @@ pub fn load_roster(dir: &Path) -> Result<Roster, ConfigError> {
 pub fn load_sla(dir: &Path) -> Result<crate::service::Sla, ConfigError> {
     let path = dir.join("sla.toml");
     crate::service::Sla::from_toml(&read(&path)?).map_err(|source| ConfigError::Sla { path, source })
+}
+
+/// Reads the holiday calendar `holidays.toml`; a missing file is an empty calendar (every day
+/// is an ordinary day, and the batch warns that the year is not covered).
+pub fn load_calendar(dir: &Path) -> Result<crate::hotspot::calendar::Calendar, ConfigError> {
+    let path = dir.join("holidays.toml");
+    if !path.exists() {
+        return Ok(crate::hotspot::calendar::Calendar::default());
+    }
+    crate::hotspot::calendar::Calendar::parse(&read(&path)?).map_err(|source| ConfigError::Holidays { path, source })
 }
 
 /// Reads the model from a models directory.

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod corpus;
+pub mod files;
 pub mod labels;
 pub mod hotspot;
 pub mod http;

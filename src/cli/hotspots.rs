@@ -30,9 +30,13 @@ pub struct RunArgs {
     /// The day to test (YYYY-MM-DD, China time); default yesterday.
     #[arg(long)]
     pub date: Option<String>,
-    /// Also write the alerts as JSON to this file.
+    /// Also write the night's JSON (alerts with their charts, topics, repeat callers) here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Where to write hotspots-DAY.html and hotspots-DAY.json (default: the data directory's
+    /// `reports`).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// `fengqiao hotspots eval`.
@@ -54,6 +58,10 @@ pub struct EvalArgs {
     /// Per-cell-day significance level of our detector.
     #[arg(long)]
     pub alpha: Option<f64>,
+    /// Longest window of our detector's cumulative test (1: each day alone, 2-14: also the sums
+    /// over 2 to N days ending on the day).
+    #[arg(long, default_value_t = 1)]
+    pub windows: usize,
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -113,6 +121,10 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
         }
         settings.alpha = a;
     }
+    if !(1..=settings.guard).contains(&args.windows) {
+        bail!("--windows must be between 1 and {} (the days between a baseline and the day tested)", settings.guard);
+    }
+    settings.windows = args.windows;
     let methods = match args.method.as_str() {
         "fengqiao" => vec![Method::Fengqiao(settings)],
         "noufaily" => vec![Method::Noufaily],
@@ -147,88 +159,47 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Days of history the nightly run reads before the day tested.
-const HISTORY_DAYS: i64 = 800;
-
-/// `fengqiao hotspots run`: count, test, store the alerts.
-pub async fn run(location: &super::history::Location, args: RunArgs) -> Result<i32> {
+/// `fengqiao hotspots run`: count, test, store the alerts, write the report. Exit code 0 whether
+/// or not anything was flagged (cron mails the output); 1 when the run could not finish.
+pub async fn run(config_dir: &Path, location: &super::history::Location, args: RunArgs) -> Result<i32> {
     use chrono::{Duration, NaiveDate, Utc};
-    let offset = Duration::hours(8);
-    let date = match &args.date {
+    let sla = crate::config::load_sla(config_dir)?;
+    let calendar = crate::config::load_calendar(config_dir)?;
+    let offset = Duration::hours(sla.utc_offset_hours);
+    let day = match &args.date {
         Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").with_context(|| format!("--date `{d}` is not a date; use YYYY-MM-DD"))?,
         None => (Utc::now() + offset).date_naive() - Duration::days(1),
     };
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-    let day = date.signed_duration_since(epoch).num_days();
-    let first_day = day - HISTORY_DAYS + 1;
-    let from = epoch.and_hms_opt(0, 0, 0).expect("midnight").and_utc() + Duration::days(first_day) - offset;
-    let started = Instant::now();
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| location.data_dir.join("reports"));
     let store = location.store().await?;
-    let rows = store.case_facts(from).await.context("reading cases")?;
-    let mut facts = Vec::with_capacity(rows.len());
-    let mut no_region = 0usize;
-    // Rows come grouped by caller in time order: mark each caller's repeats.
-    let mut i = 0;
-    while i < rows.len() {
-        let mut j = i + 1;
-        while j < rows.len() && rows[i].3.is_some() && rows[j].3 == rows[i].3 {
-            j += 1;
-        }
-        let group = &rows[i..j];
-        let local_day = |ms: i64| (ms + offset.num_milliseconds()).div_euclid(86_400_000);
-        let repeats = if group.len() > 1 {
-            let texts: Vec<(i64, String)> = group.iter().map(|r| (local_day(r.0), crate::text::normalize(&r.4))).collect();
-            hotspot::cells::mark_repeats(&texts)
-        } else {
-            vec![false]
-        };
-        for (r, repeat) in group.iter().zip(repeats) {
-            match &r.1 {
-                Some(region) if !region.trim().is_empty() => facts.push(hotspot::cells::CaseFact { day: local_day(r.0), region: region.clone(), dispute_type: r.2.clone(), caller: r.3.clone(), repeat }),
-                _ => no_region += 1,
-            }
-        }
-        i = j;
-    }
-    let repeats = facts.iter().filter(|f| f.repeat).count();
-    let counts = hotspot::cells::count(&facts, first_day, HISTORY_DAYS as usize);
-    let alerts = hotspot::nightly::detect_day(&counts, HISTORY_DAYS as usize - 1, &hotspot::nightly::NightSettings::default());
-    let day_text = date.format("%Y-%m-%d").to_string();
-    let stored: Vec<crate::store::Alert> = alerts
-        .iter()
-        .map(|a| crate::store::Alert {
-            id: 0,
-            day: day_text.clone(),
-            region: a.cell.region.clone(),
-            dispute_type: a.cell.dispute_type.clone(),
-            observed: a.observed as i64,
-            expected: a.expected,
-            upper: a.upper as f64,
-            score: a.q,
-            reason: format!(
-                "{} 例（{} 位来电人），预期 {:.1} 例，阈值 {}；q = {:.2e}{}",
-                a.observed,
-                a.callers,
-                a.expected,
-                a.upper,
-                a.q,
-                if a.children.is_empty() { String::new() } else { format!("；下级同时升高：{}", a.children.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("、")) }
-            ),
-        })
-        .collect();
-    store.replace_alerts(&day_text, &stored).await.context("storing the alerts")?;
+    let options = crate::service::night::NightOptions { day, utc_offset_hours: sla.utc_offset_hours, calendar, settings: hotspot::nightly::NightSettings::default(), report_dir: Some(report_dir.clone()) };
+    let report = crate::service::night::run(&store, &options).await?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&serde_json::json!({"day": day_text, "alerts": stored}))?).with_context(|| format!("writing {}", path.display()))?;
+        super::write_atomically(path, format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes())?;
     }
-    for a in &stored {
-        println!("{}\t{}\t{}\t{}", a.day, a.region, a.dispute_type.as_deref().unwrap_or("*"), a.reason);
+    for a in &report.alerts {
+        println!("{}\t{}\t{}\t{}", report.day, a.region, a.dispute_type.as_deref().unwrap_or("*"), a.reason);
     }
+    for t in &report.topics {
+        println!("{}\ttopic\t{}\t{} callers, {} cases", report.day, t.label.join(" "), t.callers, t.cases);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (html, json) = crate::service::night::report_paths(&report_dir, &report.day);
     eprintln!(
-        "hotspots {day_text}: {} cases read ({repeats} repeats counted once, {no_region} without a region not counted), {} cells, {} alerts stored, {:.1} s",
-        rows.len(),
-        counts.cells.len(),
-        stored.len(),
-        started.elapsed().as_secs_f64()
+        "hotspots {}: {} cases read ({} repeats counted once, {} without a region not counted), {} cells, {} alerts, {} topics, {} repeat callers stored; report {} and {}; {:.1} s",
+        report.day,
+        report.cases_read,
+        report.repeats,
+        report.without_region,
+        report.cells,
+        report.alerts.len(),
+        report.topics.len(),
+        report.callers.len(),
+        html.display(),
+        json.display(),
+        report.seconds
     );
     Ok(0)
 }

@@ -207,7 +207,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Users(cmd) => runtime()?.block_on(serve::users(&location, cmd)),
         Command::Hotspots(hotspots::HotspotsCommand::Eval(args)) => hotspots::eval(args),
-        Command::Hotspots(hotspots::HotspotsCommand::Run(args)) => runtime()?.block_on(hotspots::run(&location, args)),
+        Command::Hotspots(hotspots::HotspotsCommand::Run(args)) => runtime()?.block_on(hotspots::run(&config_dir, &location, args)),
     }
 }
 
@@ -390,12 +390,7 @@ fn train(config_dir: &Path, args: TrainArgs) -> Result<i32> {
 
 /// Writes a file so that a reader sees either the old or the new content, never half of one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    crate::files::write_atomically(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 fn eval(config_dir: &Path, models_dir: &Path, args: EvalArgs) -> Result<i32> {

@@ -4,11 +4,15 @@
 //! compared with, `stats` the count distributions both use, and [`evaluate`] runs a method over
 //! a whole counts table the way the benchmark in `../shared/baselines/hotspots` scores it.
 
+pub mod calendar;
+pub mod callers;
 pub mod cells;
 pub mod detect;
 pub mod nightly;
 pub mod reference;
+pub mod report;
 pub mod stats;
+pub mod terms;
 
 pub use detect::{Baseline, Decision, Series, Settings};
 
@@ -58,7 +62,7 @@ pub fn evaluate(cells: &[(String, Vec<u32>)], first_day: i64, first_weekday: u8,
     let work = |(name, counts): &(String, Vec<u32>)| -> Vec<AlarmRow> {
         let n = counts.len();
         let from = n.saturating_sub(last);
-        let series = Series { counts, first_weekday };
+        let series = Series::plain(counts, first_weekday);
         let mut rows = Vec::with_capacity(n - from);
         let mut baseline: Option<Baseline> = None;
         for t in from..n {

@@ -3,9 +3,13 @@
 //! alert names the level where the signal is: a significant cell whose significant children
 //! explain its excess is dropped in favour of them.
 
+use super::calendar::DayKind;
 use super::cells::{Cell, Counts};
 use super::detect::{self, Settings};
 use super::stats;
+
+/// Days of each alert's chart: observed against the expected band.
+pub const CHART_DAYS: usize = 56;
 
 /// Night settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,7 +34,7 @@ pub struct NightSettings {
 
 impl Default for NightSettings {
     fn default() -> Self {
-        NightSettings { detector: Settings { min_count: 3, ..Settings::default() }, fdr: 0.05, min_expected: 0.0, min_cases: 3, min_callers: 2, explained_above: 0.05 }
+        NightSettings { detector: Settings { min_count: 3, windows: 14, ..Settings::default() }, fdr: 0.05, min_expected: 0.0, min_cases: 3, min_callers: 2, explained_above: 0.05 }
     }
 }
 
@@ -47,18 +51,43 @@ pub struct Alert {
     pub expected: f64,
     /// The largest count that would not have alarmed at the detector's own alpha.
     pub upper: u32,
-    /// Mid-p value.
+    /// Combined p-value over today and the cumulative windows.
     pub p: f64,
     /// BH-adjusted p-value (q-value).
     pub q: f64,
+    /// Days of the window that carries the signal (1: today alone).
+    pub window: usize,
+    /// Cases in that window.
+    pub window_observed: u32,
+    /// Cases expected in that window.
+    pub window_expected: f64,
     /// Significant cells below this one that did not explain all of it.
     pub children: Vec<Cell>,
+    /// The last [`CHART_DAYS`] days ending on the night's day, oldest first.
+    pub chart: Vec<ChartDay>,
+}
+
+/// One day of an alert's chart.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ChartDay {
+    /// Day number (days since 1970-01-01, local).
+    pub day: i64,
+    /// Cases counted.
+    pub observed: u32,
+    /// Cases expected by the baseline fitted for the night.
+    pub expected: f64,
+    /// The largest count inside the expected band.
+    pub upper: u32,
 }
 
 struct Tested {
     cell: Cell,
     decision: detect::Decision,
     callers: u32,
+    /// (sum, expected, variance) of the windows of 1..=W days ending on the night's day.
+    windows: Vec<(f64, f64, f64)>,
+    start: usize,
+    baseline: detect::Baseline,
 }
 
 fn parent_of(cell: &Cell) -> Vec<Cell> {
@@ -86,30 +115,52 @@ pub fn bh(p: &[f64]) -> Vec<f64> {
     q
 }
 
-/// Tests day index `t` of every cell and returns the alerts, strongest first.
-pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings) -> Vec<Alert> {
+/// Tests day index `t` of every cell and returns the alerts, strongest first. `kinds` gives each
+/// day's holiday kind (aligned with the counts; empty for no calendar).
+pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings, kinds: &[DayKind]) -> Vec<Alert> {
     // Days before the first case anywhere are before intake began, not days without disputes:
     // every cell's history starts there (a cell's own first case may come later; its zeros
     // until then are real).
     let start = counts.cells.values().filter_map(|c| c.cases.iter().position(|&n| n > 0)).min().unwrap_or(0).min(t);
-    let mut tested = Vec::new();
-    for (cell, series) in &counts.cells {
+    let weekday = (counts.first_day + start as i64 + 3).rem_euclid(7) as u8;
+    let kinds = if kinds.len() == counts.days { &kinds[start..] } else { &[][..] };
+    let work = |(cell, series): (&Cell, &super::cells::CellSeries)| -> Option<Tested> {
         // Day 0 (1970-01-01) was a Thursday; weekday 0 is Monday.
-        let s = detect::Series { counts: &series.cases[start..], first_weekday: (counts.first_day + start as i64 + 3).rem_euclid(7) as u8 };
+        let s = detect::Series { counts: &series.cases[start..], first_weekday: weekday, kinds };
         let day = t - start;
-        let Some(baseline) = detect::fit(&s, day, &settings.detector, None) else { continue };
+        let baseline = detect::fit(&s, day, &settings.detector, None)?;
         let (expected, _) = detect::expect(&s, day, &baseline);
         if expected < settings.min_expected {
-            continue;
+            return None;
         }
         let decision = detect::decide(&s, day, &baseline, &settings.detector);
-        tested.push(Tested { cell: cell.clone(), decision, callers: series.callers[t] });
-    }
-    let q = bh(&tested.iter().map(|x| x.decision.p).collect::<Vec<_>>());
+        let mut windows = Vec::with_capacity(settings.detector.windows);
+        let (mut y, mut e, mut v) = (0.0, 0.0, 0.0);
+        for l in 1..=settings.detector.windows.max(1).min(day + 1) {
+            let (m, var) = detect::expect(&s, day + 1 - l, &baseline);
+            y += s.counts[day + 1 - l] as f64;
+            e += m;
+            v += var;
+            windows.push((y, e, v));
+        }
+        let callers = series.callers[t + 1 - decision.window..=t].iter().sum();
+        Some(Tested { cell: cell.clone(), decision, callers, windows, start, baseline })
+    };
+    let all: Vec<(&Cell, &super::cells::CellSeries)> = counts.cells.iter().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(all.len().max(1));
+    let chunk = all.len().div_ceil(threads).max(1);
+    let tested: Vec<Tested> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all.chunks(chunk).map(|part| scope.spawn(move || part.iter().filter_map(|c| work(*c)).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a detector thread panicked")).collect()
+    });
+    let q = bh(&tested.iter().map(|x| x.decision.combined_p).collect::<Vec<_>>());
     let significant: Vec<(usize, f64)> = tested
         .iter()
         .enumerate()
-        .filter(|(i, x)| q[*i] <= settings.fdr && x.decision.observed >= settings.min_cases && x.callers >= settings.min_callers)
+        .filter(|(i, x)| {
+            let cases = if x.decision.window == 1 { x.decision.observed } else { x.decision.window_observed };
+            q[*i] <= settings.fdr && cases >= settings.min_cases && x.callers >= settings.min_callers && x.decision.observed >= 1
+        })
         .map(|(i, _)| (i, q[i]))
         .collect();
     let index: std::collections::HashMap<&Cell, usize> = significant.iter().map(|(i, _)| (&tested[*i].cell, *i)).collect();
@@ -126,30 +177,47 @@ pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings) -> Vec<Al
     for (i, qv) in significant {
         let x = &tested[i];
         let kids = children.get(&i).cloned().unwrap_or_default();
-        // The excess beyond the significant children, per kind of child (region below, or type
-        // within): if either kind explains the rise, the parent is not an alert of its own.
+        // The excess beyond the significant children over the parent's own window, per kind of
+        // child (region below, or type within): if either kind explains the rise, the parent
+        // is not an alert of its own.
+        let w = x.decision.window;
         let explained = [true, false].iter().any(|&by_region| {
             let group: Vec<&Tested> = kids.iter().map(|k| &tested[*k]).filter(|k| (k.cell.region != x.cell.region) == by_region).collect();
             if group.is_empty() {
                 return false;
             }
-            let y = x.decision.observed.saturating_sub(group.iter().map(|k| k.decision.observed).sum::<u32>());
-            let mu = (x.decision.expected - group.iter().map(|k| k.decision.expected).sum::<f64>()).max(1e-3);
-            let v = (x.decision.variance - group.iter().map(|k| k.decision.variance).sum::<f64>()).max(mu);
-            stats::mid_p(y as f64, mu, v) > settings.explained_above
+            let at = |k: &Tested| k.windows.get(w - 1).or(k.windows.last()).copied().unwrap_or_default();
+            let (py, pe, pv) = at(x);
+            let y = (py - group.iter().map(|k| at(k).0).sum::<f64>()).max(0.0);
+            let mu = (pe - group.iter().map(|k| at(k).1).sum::<f64>()).max(1e-3);
+            let v = (pv - group.iter().map(|k| at(k).2).sum::<f64>()).max(mu);
+            stats::mid_p(y, mu, v) > settings.explained_above
         });
         if explained {
             continue;
         }
+        let series = &counts.cells[&x.cell].cases;
+        let s = detect::Series { counts: &series[x.start..], first_weekday: weekday, kinds };
+        let chart = (t + 1).saturating_sub(CHART_DAYS).max(x.start)..=t;
+        let chart = chart
+            .map(|d| {
+                let (m, v) = detect::expect(&s, d - x.start, &x.baseline);
+                ChartDay { day: counts.first_day + d as i64, observed: series[d], expected: m, upper: stats::upper_bound(m, v, settings.detector.alpha) }
+            })
+            .collect();
         alerts.push(Alert {
             cell: x.cell.clone(),
             observed: x.decision.observed,
             callers: x.callers,
             expected: x.decision.expected,
             upper: x.decision.upper,
-            p: x.decision.p,
+            p: x.decision.combined_p,
             q: qv,
+            window: w,
+            window_observed: x.decision.window_observed,
+            window_expected: x.decision.window_expected,
             children: kids.iter().map(|k| tested[*k].cell.clone()).collect(),
+            chart,
         });
     }
     alerts.sort_by(|a, b| a.q.total_cmp(&b.q).then(b.observed.cmp(&a.observed)));
@@ -196,14 +264,14 @@ mod tests {
     #[test]
     fn a_quiet_night_raises_nothing() {
         let counts = count(&facts(0), 0, 800);
-        let alerts = detect_day(&counts, 799, &NightSettings::default());
+        let alerts = detect_day(&counts, 799, &NightSettings::default(), &[]);
         assert!(alerts.is_empty(), "{alerts:?}");
     }
 
     #[test]
     fn the_alert_names_the_village_not_the_whole_county() {
         let counts = count(&facts(12), 0, 800);
-        let alerts = detect_day(&counts, 799, &NightSettings::default());
+        let alerts = detect_day(&counts, 799, &NightSettings::default(), &[]);
         assert!(!alerts.is_empty());
         let top = &alerts[0];
         assert_eq!(top.cell.region, "浙江省/绍兴市/诸暨市/枫桥镇/枫源村", "{alerts:#?}");

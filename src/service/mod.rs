@@ -8,7 +8,8 @@
 //! owner, the indexer task, which follows the store's change log; request handlers search
 //! through a [`SearchView`] that sees each commit, so nothing waits on indexing.
 
-pub mod sla;
+pub mod night;
+mod sla;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};

@@ -10,7 +10,7 @@
 mod schema;
 mod work;
 
-pub use work::{Alert, AuditEntry, DayCount, OPEN, StaffLabel, User};
+pub use work::{Alert, AuditEntry, CaseFactRow, DayCount, OPEN, StaffLabel, User};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -118,4 +118,12 @@ CREATE TABLE settings (
     at BIGINT NOT NULL
 );
 "#,
+),
+(
+    3,
+    "hotspot batch: alert kinds (cell, topic, caller) and their evidence",
+    r#"
+ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'cell';
+ALTER TABLE alerts ADD COLUMN evidence TEXT NOT NULL DEFAULT 'null';
+"#,
 )];

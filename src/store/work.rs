@@ -78,6 +78,35 @@ pub struct Alert {
     pub score: f64,
     /// Why, in words.
     pub reason: String,
+    /// `cell` (a region × type whose count rose), `topic` (words that surged), or `caller` (a
+    /// repeat caller).
+    #[serde(default = "cell_kind")]
+    pub kind: String,
+    /// What the alert rests on: a cell's daily counts and expected band, a topic's words and
+    /// example cases, a caller's calls (no personal data).
+    #[serde(default)]
+    pub evidence: serde_json::Value,
+}
+
+fn cell_kind() -> String {
+    "cell".to_string()
+}
+
+/// One case as the hotspot batch reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFactRow {
+    /// Case id.
+    pub id: i64,
+    /// Received, milliseconds since the epoch.
+    pub received_at: i64,
+    /// Region path.
+    pub region: Option<String>,
+    /// Effective dispute type (confirmed, else predicted).
+    pub dispute_type: String,
+    /// Caller phone.
+    pub caller: Option<String>,
+    /// The text, where asked for (see [`CaseStore::case_facts`]).
+    pub text: Option<String>,
 }
 
 /// Cases per (day, type, risk), for the dashboard.
@@ -401,7 +430,7 @@ impl CaseStore {
         sqlx::query("DELETE FROM alerts WHERE day = $1").bind(day).execute(&mut *tx).await?;
         let at = millis(now());
         for a in alerts {
-            sqlx::query("INSERT INTO alerts (created_at, day, region, dispute_type, observed, expected, upper, score, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            sqlx::query("INSERT INTO alerts (created_at, day, region, dispute_type, observed, expected, upper, score, reason, kind, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                 .bind(at)
                 .bind(day)
                 .bind(a.region.clone())
@@ -411,6 +440,8 @@ impl CaseStore {
                 .bind(a.upper)
                 .bind(a.score)
                 .bind(a.reason.clone())
+                .bind(a.kind.clone())
+                .bind(a.evidence.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -418,23 +449,37 @@ impl CaseStore {
         Ok(())
     }
 
-    /// What the hotspot batch counts, for cases received at or after `from`: (received ms,
-    /// region, effective type, caller phone, text), grouped by caller and in time order within
-    /// each caller, so near-duplicates can be found caller by caller.
-    pub async fn case_facts(&self, from: DateTime<Utc>) -> Result<Vec<(i64, Option<String>, String, Option<String>, String)>, StoreError> {
+    /// What the hotspot batch counts, for cases received at or after `from`, grouped by caller
+    /// and in time order within each caller, so near-duplicates can be found caller by caller.
+    /// The text is read only where the batch needs it: for callers with more than one case
+    /// (the repeat check) and for cases received at or after `texts_from` (emerging topics).
+    pub async fn case_facts(&self, from: DateTime<Utc>, texts_from: DateTime<Utc>) -> Result<Vec<CaseFactRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT received_at, region, COALESCE(confirmed_type, predicted_type) AS t, caller_phone, text FROM cases \
-             WHERE received_at >= $1 ORDER BY caller_phone, received_at",
+            "SELECT id, received_at, region, COALESCE(confirmed_type, predicted_type) AS t, caller_phone, \
+             CASE WHEN caller_phone IN (SELECT caller_phone FROM cases WHERE received_at >= $1 AND caller_phone IS NOT NULL GROUP BY caller_phone HAVING COUNT(*) > 1) \
+             OR received_at >= $2 THEN text ELSE NULL END AS text FROM cases WHERE received_at >= $1 ORDER BY caller_phone, received_at, id",
         )
         .bind(millis(from))
+        .bind(millis(texts_from))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok((r.try_get("received_at")?, r.try_get("region")?, r.try_get("t")?, r.try_get("caller_phone")?, r.try_get("text")?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(CaseFactRow {
+                    id: r.try_get("id")?,
+                    received_at: r.try_get("received_at")?,
+                    region: r.try_get("region")?,
+                    dispute_type: r.try_get("t")?,
+                    caller: r.try_get("caller_phone")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
     }
 
     /// The latest alerts, optionally in a region subtree, newest day first.
     pub async fn alerts(&self, scope: Option<&str>, limit: i64) -> Result<Vec<Alert>, StoreError> {
-        let mut sql = "SELECT id, day, region, dispute_type, observed, expected, upper, score, reason FROM alerts".to_string();
+        let mut sql = "SELECT id, day, region, dispute_type, observed, expected, upper, score, reason, kind, evidence FROM alerts".to_string();
         let values = scope_clause(&mut sql, "WHERE", 1, scope);
         sql += &format!(" ORDER BY day DESC, score, id DESC LIMIT {}", limit.max(0));
         let q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, v| q.bind(v));
@@ -452,6 +497,8 @@ impl CaseStore {
                     upper: r.try_get("upper")?,
                     score: r.try_get("score")?,
                     reason: r.try_get("reason")?,
+                    kind: r.try_get("kind")?,
+                    evidence: serde_json::from_str(&r.try_get::<String, _>("evidence")?).unwrap_or(serde_json::Value::Null),
                 })
             })
             .collect()
