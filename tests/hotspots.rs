@@ -92,6 +92,12 @@ fn the_nightly_run_finds_a_village_burst_and_stores_the_alert() {
         id += 1;
         csv += &format!("{id},{last} 15:{k:02}:00,浙江省/绍兴市/诸暨市/枫桥镇/枫源村,labor,137{k:08},砖厂老板拖欠我们三个月工资，第{k}位工人反映\n");
     }
+    // One caller phoning twenty times over the last four days about the same dog: one matter.
+    for k in 0..20 {
+        id += 1;
+        let day = last - chrono::Duration::days(3 - k / 6);
+        csv += &format!("{id},{day} 2{}:{:02}:00,浙江省/绍兴市/诸暨市/枫桥镇/湄池村,neighbor,13512345678,隔壁王家的大狼狗天天半夜狂叫，孩子吓得睡不着{}\n", k % 3, k, "！".repeat((k % 4) as usize));
+    }
     let file = dir.path().join("cases.csv");
     std::fs::write(&file, csv).unwrap();
     let data = dir.path().join("data");
@@ -107,15 +113,37 @@ fn the_nightly_run_finds_a_village_burst_and_stores_the_alert() {
     assert!(!alerts.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(alerts[0]["region"], "浙江省/绍兴市/诸暨市/枫桥镇/枫源村", "{v:#}");
     assert_eq!(alerts[0]["type"], "labor");
-    assert!(alerts.iter().all(|a| a["region"].as_str().unwrap().ends_with("枫源村")), "the township and county are explained by the village: {v:#}");
+    assert!(alerts.iter().all(|a| a["region"].as_str().unwrap().ends_with("枫源村")), "the township and county are explained by the village, and twenty calls by one caller are one matter: {v:#}");
+    assert_eq!(alerts[0]["chart"].as_array().unwrap().len(), 56);
+    assert_eq!(alerts[0]["chart"][55]["date"], date.as_str());
+    // The wage complaints are a new topic; the caller who phoned twenty times is listed.
+    let topics = v["topics"].as_array().unwrap();
+    assert!(topics.iter().any(|t| t["terms"].as_array().unwrap().iter().any(|w| w["word"] == "拖欠")), "{v:#}");
+    let callers = v["callers"].as_array().unwrap();
+    assert_eq!(callers.len(), 1, "{v:#}");
+    assert_eq!(callers[0]["caller"], "135****5678");
+    assert_eq!(callers[0]["calls"][1], 20);
+    assert_eq!(callers[0]["matters_30"], 1);
+    assert!(v["repeats"].as_u64().unwrap() >= 19);
+    // The report: a self-contained page with one chart per alert, and the JSON beside it.
+    let html = std::fs::read_to_string(data.join("reports").join(format!("hotspots-{date}.html"))).unwrap();
+    assert_eq!(html.matches("<svg").count(), alerts.len());
+    assert!(html.contains("135****5678") && !html.contains("13512345678"), "phones are masked in the report");
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("reports").join(format!("hotspots-{date}.json"))).unwrap()).unwrap();
+    assert_eq!(stored["alerts"], v["alerts"]);
     // Re-running the night replaces its alerts instead of adding to them; a quiet day has none.
+    let lines = String::from_utf8_lossy(&o.stdout).lines().count();
     let again = run(&["hotspots", "run", "--date", &date]);
     assert!(again.status.success());
-    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), alerts.len());
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), lines);
     let quiet = run(&["hotspots", "run", "--date", "2026-10-15"]);
     assert!(quiet.status.success());
     assert_eq!(String::from_utf8_lossy(&quiet.stdout).lines().count(), 0, "{}", String::from_utf8_lossy(&quiet.stdout));
     // An empty store is not an error.
     let empty = Command::new(env!("CARGO_BIN_EXE_fengqiao")).arg("--data-dir").arg(dir.path().join("empty")).args(["hotspots", "run", "--date", &date]).env_remove("FENGQIAO_DATABASE_URL").output().unwrap();
     assert!(empty.status.success(), "{}", String::from_utf8_lossy(&empty.stderr));
+    // A bad date is a clear error with a non-zero exit code.
+    let bad = run(&["hotspots", "run", "--date", "2026-13-01"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM-DD"));
 }

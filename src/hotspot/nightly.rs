@@ -121,11 +121,23 @@ pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings, kinds: &[
     // Days before the first case anywhere are before intake began, not days without disputes:
     // every cell's history starts there (a cell's own first case may come later; its zeros
     // until then are real).
-    let start = counts.cells.values().filter_map(|c| c.cases.iter().position(|&n| n > 0)).min().unwrap_or(0).min(t);
-    let weekday = (counts.first_day + start as i64 + 3).rem_euclid(7) as u8;
-    let kinds = if kinds.len() == counts.days { &kinds[start..] } else { &[][..] };
+    // Likewise a region node's history begins with its first case of any type: a village that
+    // was created, merged or renamed had no days before that, and reading them as zeros would
+    // make its ordinary traffic look like a rise. A type's zeros inside a known region are real.
+    let global_start = counts.cells.values().filter_map(|c| c.cases.iter().position(|&n| n > 0)).min().unwrap_or(0).min(t);
+    let region_start: std::collections::HashMap<&str, usize> = counts
+        .cells
+        .iter()
+        .filter(|(c, _)| c.dispute_type.is_none())
+        .map(|(c, s)| (c.region.as_str(), s.cases.iter().position(|&n| n > 0).unwrap_or(t).max(global_start).min(t)))
+        .collect();
+    let all_kinds = if kinds.len() == counts.days { kinds } else { &[][..] };
+    // Day 0 (1970-01-01) was a Thursday; weekday 0 is Monday.
+    let weekday_at = |start: usize| (counts.first_day + start as i64 + 3).rem_euclid(7) as u8;
     let work = |(cell, series): (&Cell, &super::cells::CellSeries)| -> Option<Tested> {
-        // Day 0 (1970-01-01) was a Thursday; weekday 0 is Monday.
+        let start = region_start.get(cell.region.as_str()).copied().unwrap_or(global_start);
+        let weekday = weekday_at(start);
+        let kinds = if all_kinds.is_empty() { all_kinds } else { &all_kinds[start..] };
         let s = detect::Series { counts: &series.cases[start..], first_weekday: weekday, kinds };
         let day = t - start;
         let baseline = detect::fit(&s, day, &settings.detector, None)?;
@@ -197,6 +209,8 @@ pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings, kinds: &[
             continue;
         }
         let series = &counts.cells[&x.cell].cases;
+        let weekday = weekday_at(x.start);
+        let kinds = if all_kinds.is_empty() { all_kinds } else { &all_kinds[x.start..] };
         let s = detect::Series { counts: &series[x.start..], first_weekday: weekday, kinds };
         let chart = (t + 1).saturating_sub(CHART_DAYS).max(x.start)..=t;
         let chart = chart
@@ -279,5 +293,93 @@ mod tests {
         // Its ancestors are explained by it and are not alerts of their own.
         assert!(alerts.iter().all(|a| a.cell.region.ends_with("枫源村")), "{alerts:#?}");
         assert!(top.callers >= 12);
+    }
+
+    /// Two villages, `days` days from `first`, each day's count per village from `n(day, u)`
+    /// with `u` a pseudo-random number in 0..4.
+    fn villages(first: i64, days: i64, n: impl Fn(i64, u64) -> u64, path: impl Fn(i64, &str) -> String) -> Vec<CaseFact> {
+        let mut f = Vec::new();
+        let mut state = 7u64;
+        for day in first..first + days {
+            for village in ["枫源村", "湄池村"] {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                for k in 0..n(day, state >> 62) {
+                    f.push(CaseFact { day, region: path(day, village), dispute_type: "neighbor".into(), caller: Some(format!("{day}-{village}-{k}")), repeat: false });
+                }
+            }
+        }
+        f
+    }
+
+    fn township(_: i64, village: &str) -> String {
+        format!("浙江省/绍兴市/诸暨市/枫桥镇/{village}")
+    }
+
+    fn day_of(s: &str) -> i64 {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap().signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days()
+    }
+
+    #[test]
+    fn the_backlog_after_a_holiday_is_not_an_alert_storm() {
+        use super::super::calendar::{Calendar, DayKind};
+        let calendar = Calendar::parse(include_str!("../../config/holidays.toml")).unwrap();
+        let last = day_of("2025-10-09"); // the first working day after National Day
+        let first = last - 799;
+        let kinds = calendar.kinds(first, 800);
+        // Few cases on days off, two and a half times as many on the two days after a long break.
+        let n = |day: i64, u: u64| match kinds[(day - first) as usize] {
+            DayKind::Off => u / 3,
+            DayKind::After => 5 + u,
+            _ => 1 + u,
+        };
+        let counts = count(&villages(first, 800, n, township), first, 800);
+        let alerts = detect_day(&counts, 799, &NightSettings::default(), &kinds);
+        assert!(alerts.is_empty(), "with the calendar: {alerts:#?}");
+        // Without the calendar the same night would alarm: the test has teeth.
+        assert!(!detect_day(&counts, 799, &NightSettings::default(), &[]).is_empty());
+        // On a holiday itself, nothing either.
+        let on = (day_of("2025-10-03") - first) as usize;
+        let counts = count(&villages(first, on as i64 + 1, n, township), first, on + 1);
+        assert!(detect_day(&counts, on, &NightSettings::default(), &kinds[..on + 1]).is_empty());
+    }
+
+    #[test]
+    fn an_intake_outage_raises_nothing_during_or_after_it() {
+        // Five days without a single case (the hotline was down), then normal traffic.
+        let n = |day: i64, u: u64| if (780..785).contains(&day) { 0 } else { 1 + u };
+        for t in [782usize, 785, 786] {
+            let counts = count(&villages(0, t as i64 + 1, n, township), 0, t + 1);
+            let alerts = detect_day(&counts, t, &NightSettings::default(), &[]);
+            assert!(alerts.is_empty(), "day {t}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn a_region_tree_that_changes_does_not_raise_alerts() {
+        // On day 700 枫源村 is merged into a new 枫溪村 and the township is renamed: the old
+        // cells stop, new cells start with only a hundred days of history.
+        let path = |day: i64, village: &str| {
+            if day < 700 { format!("浙江省/绍兴市/诸暨市/枫桥镇/{village}") } else if village == "枫源村" { "浙江省/绍兴市/诸暨市/枫桥街道/枫溪村".to_string() } else { format!("浙江省/绍兴市/诸暨市/枫桥街道/{village}") }
+        };
+        for t in [700usize, 727, 760, 799] {
+            let counts = count(&villages(0, t as i64 + 1, |_, u| 1 + u, path), 0, t + 1);
+            let alerts = detect_day(&counts, t, &NightSettings::default(), &[]);
+            assert!(alerts.is_empty(), "day {t}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn a_slow_ramp_is_caught_by_the_cumulative_windows() {
+        // Ten days of a few extra cases a day in one village: no single day stands out much.
+        let n = |day: i64, u: u64| if day >= 790 { 3 + u } else { 1 + u };
+        let counts = count(&villages(0, 800, n, township), 0, 800);
+        let single = NightSettings { detector: Settings { windows: 1, ..NightSettings::default().detector }, ..NightSettings::default() };
+        let scan = detect_day(&counts, 799, &NightSettings::default(), &[]);
+        assert!(!scan.is_empty());
+        assert!(scan[0].window > 1, "{:#?}", scan[0]);
+        assert!(scan[0].window_observed > scan[0].observed);
+        assert!(detect_day(&counts, 799, &single, &[]).len() < scan.len(), "the windows find what single days miss");
+        assert_eq!(scan[0].chart.len(), CHART_DAYS);
+        assert_eq!(scan[0].chart.last().unwrap().observed, scan[0].observed);
     }
 }

@@ -112,7 +112,11 @@ impl Default for TopicSettings {
 }
 
 fn is_content_word(w: &str) -> bool {
-    w.chars().count() >= 2 && w.chars().all(crate::text::is_han) && !STOP_WORDS.contains(&w)
+    // A count with its measure word ("三个", "两次", "第五") says how much, not what about.
+    const NUMERALS: &str = "零一二三四五六七八九十百千万两几半第每";
+    let chars: Vec<char> = w.chars().collect();
+    let counted = chars.len() == 2 && NUMERALS.contains(chars[0]);
+    chars.len() >= 2 && !counted && chars.iter().all(|c| crate::text::is_han(*c)) && !STOP_WORDS.contains(&w)
 }
 
 /// P(X ≥ a) for X ~ Binomial(n, p).
