@@ -611,3 +611,61 @@ async fn reach_holds_in_triage_creation_assignment_and_notes() {
     let (_, d) = app.call("GET", &format!("/api/cases/{ours}?unmask=true"), Some(&sup), None).await;
     assert!(d["events"].to_string().contains("13700001111"));
 }
+
+/// The nightly report is built from the stored alerts of the reader's region: a township
+/// supervisor sees their township's rise, not the other township's, and not the run's global
+/// figures; an admin sees everything.
+#[tokio::test]
+async fn the_hotspot_report_shows_each_reader_their_own_region() {
+    use fengqiao::store::Alert;
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let sup = app.user("枫桥督办", "supervisor", Some(FENGQIAO_TOWN), None).await;
+    let op = app.user("接线员", "operator", Some(FENGQIAO_TOWN), None).await;
+    let (status, v) = app.call("GET", "/api/hotspots/report", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no run yet: {v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("hotspots run"));
+    let chart: Vec<Value> = (0..56).map(|i| json!({"date": format!("d{i}"), "observed": i % 3, "expected": 1.0, "upper": 3})).collect();
+    let cell = |region: &str, reason: &str| Alert {
+        id: 0,
+        day: "2026-11-21".into(),
+        region: region.into(),
+        dispute_type: Some("labor".into()),
+        observed: 9,
+        expected: 1.2,
+        upper: 4.0,
+        score: 1e-6,
+        reason: reason.into(),
+        kind: "cell".into(),
+        evidence: json!({"window": 1, "window_observed": 9, "window_expected": 1.2, "callers": 9, "children": [], "chart": chart}),
+    };
+    let run = Alert { region: String::new(), dispute_type: None, kind: "run".into(), reason: "run".into(), evidence: json!({"day": "2026-11-21", "generated_at": "2026-11-22T02:00:03+08:00", "cases_read": 4321, "repeats": 5, "without_region": 2, "cells": 99, "alerts": [], "topics": [], "callers": [], "warnings": [], "seconds": 1.0}), ..cell("", "") };
+    app.service.store().replace_alerts("2026-11-21", &[cell(FENGYUAN, "枫源村欠薪升高"), cell(DIANKOU_VILLAGE, "湄池村欠薪升高"), run]).await.unwrap();
+    let page = |token: String, uri: &'static str| {
+        let app = &app;
+        async move {
+            let req = Request::builder().uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+            let (status, headers, body) = app.raw(req).await;
+            (status, headers.get(header::CONTENT_TYPE).map(|h| h.to_str().unwrap().to_string()), String::from_utf8(body).unwrap())
+        }
+    };
+    let (status, kind, all) = page(admin.clone(), "/api/hotspots/report").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.unwrap().starts_with("text/html"));
+    assert!(all.contains("枫源村欠薪升高") && all.contains("湄池村欠薪升高") && all.contains("4321"));
+    assert_eq!(all.matches("<svg").count(), 2);
+    let (status, _, mine) = page(sup.clone(), "/api/hotspots/report?day=2026-11-21").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(mine.contains("枫源村欠薪升高") && !mine.contains("湄池村欠薪升高"), "{mine}");
+    assert!(!mine.contains("4321"), "global figures are not shown to a township");
+    let (_, v) = app.call("GET", "/api/alerts?day=2026-11-21", Some(&sup), None).await;
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["alerts"][0]["kind"], "cell");
+    let (status, v) = app.call("GET", "/api/hotspots/report?day=2026-11-31", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["code"], "invalid_day");
+    let (status, _) = app.call("GET", "/api/hotspots/report?day=2020-01-01", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.call("GET", "/api/hotspots/report", Some(&op), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "operators do not read the report");
+}

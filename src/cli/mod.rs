@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", env = "FENGQIAO_ADDR")]
     pub addr: String,
+    /// Local time (HH:MM) at which the nightly hotspot batch runs for the day before, or `off`.
+    /// Reports go to the data directory's `reports`.
+    #[arg(long, default_value = "02:00", env = "FENGQIAO_HOTSPOTS_AT")]
+    pub hotspots_at: String,
 }
 
 /// `fengqiao users …`.

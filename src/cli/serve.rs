@@ -47,8 +47,14 @@ pub async fn serve(config_dir: &Path, location: &Location, pipeline: Pipeline, a
         .try_init()
         .ok();
     let sla = config::load_sla(config_dir)?;
+    let calendar = config::load_calendar(config_dir)?;
+    let hotspots_at = match args.hotspots_at.trim() {
+        "off" => None,
+        at => Some(chrono::NaiveTime::parse_from_str(at, "%H:%M").with_context(|| format!("--hotspots-at `{at}` is not a time; use HH:MM (e.g. 02:00) or off"))?),
+    };
     let store = location.store().await?;
     let index = location.index(&store).await?;
+    let sla_offset = sla.utc_offset_hours;
     let service = Arc::new(Service::new(pipeline, store, index, sla).await.map_err(|e| anyhow::anyhow!("{e}"))?);
     if service.store().users().await?.is_empty() {
         eprintln!("no users yet: add one with `fengqiao users add --name NAME --role admin` (it prints the token to sign in with)");
@@ -58,6 +64,16 @@ pub async fn serve(config_dir: &Path, location: &Location, pipeline: Pipeline, a
     let stop = Stop::new();
     let indexer = tokio::spawn(service.clone().run_indexer(stop.clone()));
     let sweeper = tokio::spawn(service.clone().run_sweeper(stop.clone()));
+    let nightly = hotspots_at.map(|at| {
+        let options = crate::service::night::NightOptions {
+            day: chrono::NaiveDate::MIN,
+            utc_offset_hours: sla_offset,
+            calendar,
+            settings: crate::hotspot::nightly::NightSettings::default(),
+            report_dir: Some(location.data_dir.join("reports")),
+        };
+        tokio::spawn(crate::service::night::schedule(service.store().clone(), at, options, stop.clone()))
+    });
     println!("fengqiao listening on http://{addr} (desk: http://{addr}/desk)");
     use std::io::Write;
     std::io::stdout().flush()?;
@@ -66,6 +82,10 @@ pub async fn serve(config_dir: &Path, location: &Location, pipeline: Pipeline, a
     tracing::info!("shutting down: requests finished, committing the index");
     stop.stop();
     let _ = sweeper.await;
+    if let Some(nightly) = nightly {
+        // A night in progress is not cut short: its alerts are stored in one transaction.
+        let _ = nightly.await;
+    }
     let _ = indexer.await;
     eprintln!("stopped");
     Ok(0)

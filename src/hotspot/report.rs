@@ -7,14 +7,14 @@
 use std::fmt::Write;
 
 use chrono::{Duration, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::callers::RepeatCaller;
 use super::nightly::{Alert, ChartDay};
 use super::terms::Topic;
 
 /// One alert as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertReport {
     /// Region path.
     pub region: String,
@@ -48,7 +48,7 @@ pub struct AlertReport {
 }
 
 /// One day of a chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChartPoint {
     /// YYYY-MM-DD.
     pub date: String,
@@ -61,7 +61,7 @@ pub struct ChartPoint {
 }
 
 /// Everything one night found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NightReport {
     /// The day tested (YYYY-MM-DD, local).
     pub day: String,
@@ -85,6 +85,10 @@ pub struct NightReport {
     pub warnings: Vec<String>,
     /// Wall time of the run in seconds.
     pub seconds: f64,
+    /// When the page shows one region's alerts only, that region (the run's figures above are
+    /// then left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The date of a day number.
@@ -180,16 +184,26 @@ h1{{font-size:1.5em}}h2{{border-bottom:1px solid #ccc;margin-top:2em}}.alert{{bo
 .muted{{color:#666;font-size:.9em}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #eee;padding:.25em .4em;text-align:left;vertical-align:top}}
 .legend span{{display:inline-block;width:1em;height:.7em;margin:0 .3em 0 1em}}</style></head><body>
 <h1>矛盾纠纷热点日报 · {day}</h1>
-<p class="muted">读取 {cases} 件案件（同一来电人 30 天内重复反映同一事项 {repeats} 件只计一次；{noregion} 件无地区未计入），{cells} 个统计单元（地区各级 × 类型），用时 {secs:.1} 秒；生成于 {at}。</p>
 "#,
         day = escape(&r.day),
-        cases = r.cases_read,
-        repeats = r.repeats,
-        noregion = r.without_region,
-        cells = r.cells,
-        secs = r.seconds,
-        at = escape(&r.generated_at)
     );
+    match &r.scope {
+        Some(scope) => {
+            let _ = write!(s, r#"<p class="muted">辖区：{}（仅显示本辖区的预警）；批处理生成于 {}。</p>"#, escape(scope), escape(&r.generated_at));
+        }
+        None => {
+            let _ = write!(
+                s,
+                r#"<p class="muted">读取 {} 件案件（同一来电人 30 天内重复反映同一事项 {} 件只计一次；{} 件无地区未计入），{} 个统计单元（地区各级 × 类型），用时 {:.1} 秒；生成于 {}。</p>"#,
+                r.cases_read,
+                r.repeats,
+                r.without_region,
+                r.cells,
+                r.seconds,
+                escape(&r.generated_at)
+            );
+        }
+    }
     for w in &r.warnings {
         let _ = write!(s, "<p><strong>注意：</strong>{}</p>", escape(w));
     }
@@ -264,6 +278,7 @@ mod tests {
             callers: vec![],
             warnings: vec!["节假日表未包含 2027 年".into()],
             seconds: 1.5,
+            scope: None,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::function::beta::beta_reg;
 
 use super::nightly::bh;
@@ -44,7 +44,7 @@ pub struct TermCase {
 }
 
 /// A word that surged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Term {
     /// The word (simplified).
     pub word: String,
@@ -63,7 +63,7 @@ pub struct Term {
 }
 
 /// An example case of a topic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
     /// Case id.
     pub id: i64,
@@ -74,7 +74,7 @@ pub struct Example {
 }
 
 /// Surging words that appear in the same cases, with examples.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topic {
     /// Up to three words with the largest G², as the topic's label.
     pub label: Vec<String>,

@@ -110,6 +110,13 @@ struct QueueQuery {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct DayQuery {
+    #[serde(default)]
+    day: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DaysQuery {
     #[serde(default)]
     days: Option<i64>,
@@ -216,8 +223,13 @@ async fn dashboard(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<D
     Ok(json(s.service.dashboard(&p, q.days.unwrap_or(30)).await?))
 }
 
-async fn alerts(State(s): State<AppState>, Auth(p): Auth) -> Result<Response> {
-    Ok(json(serde_json::json!({"alerts": s.service.alerts(&p).await?})))
+async fn alerts(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<DayQuery>) -> Result<Response> {
+    Ok(json(serde_json::json!({"alerts": s.service.alerts(&p, q.day.as_deref()).await?})))
+}
+
+async fn hotspot_report(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<DayQuery>) -> Result<Response> {
+    let page = s.service.hotspot_report(&p, q.day.as_deref()).await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
 async fn mediators(State(s): State<AppState>, Auth(p): Auth) -> Result<Response> {
@@ -286,7 +298,8 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (endpoint!("GET", "/api/queue", "A mediator's open cases, soonest due first", "mediator (own), supervisor and admin (with ?mediator=)", auth = true, query = &[("mediator", "string", "mediator id (supervisors and admins)")], body = None, ok = 200, media = "application/json", response = "CaseList"), get(queue)),
         (endpoint!("GET", "/api/overdue", "Open cases past their due time", "supervisor, admin", auth = true, query = &[], body = None, ok = 200, media = "application/json", response = "CaseList"), get(overdue)),
         (endpoint!("GET", "/api/dashboard", "Counts by type and risk per day, open cases by region and type, high-risk and overdue cases, alerts", "supervisor, admin", auth = true, query = &[("days", "integer", "days to cover, 1-366 (default 30)")], body = None, ok = 200, media = "application/json", response = "Dashboard"), get(dashboard)),
-        (endpoint!("GET", "/api/alerts", "Hotspot alerts from the nightly batch", "supervisor, admin", auth = true, query = &[], body = None, ok = 200, media = "application/json", response = "Alerts"), get(alerts)),
+        (endpoint!("GET", "/api/alerts", "Hotspot alerts from the nightly batch (kind cell, topic or caller), in the user's region", "supervisor, admin", auth = true, query = &[("day", "string", "YYYY-MM-DD (default: every day, newest first)")], body = None, ok = 200, media = "application/json", response = "Alerts"), get(alerts)),
+        (endpoint!("GET", "/api/hotspots/report", "The nightly hotspot report as a self-contained HTML page (a chart per alert, topics, repeat callers), for the user's region", "supervisor, admin", auth = true, query = &[("day", "string", "YYYY-MM-DD (default: the latest run)")], body = None, ok = 200, media = "text/html", response = "Text"), get(hotspot_report)),
         (endpoint!("GET", "/api/mediators", "The roster with open cases per mediator", "operator, supervisor, admin", auth = true, query = &[], body = None, ok = 200, media = "application/json", response = "Mediators"), get(mediators)),
         (endpoint!("PUT", "/api/mediators/{id}", "Add or replace a mediator", "admin", auth = true, query = &[], body = Some("MediatorInput"), ok = 200, media = "application/json", response = "MediatorEnvelope"), put(put_mediator)),
         (endpoint!("DELETE", "/api/mediators/{id}", "Remove a mediator from the roster", "admin", auth = true, query = &[], body = None, ok = 204, media = "application/json", response = "Empty"), delete(delete_mediator)),

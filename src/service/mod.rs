@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify};
 
 use crate::access::{Action, Principal, Role};
+use crate::hotspot;
 use crate::labels::{RiskLevel, Tier};
 use crate::risk::RiskReason;
 use crate::routing::{Mediator, RegionPath, RoutingRules};
@@ -904,7 +905,7 @@ impl Service {
         let open = regions.iter().map(|r| types.iter().map(|t| cells[r].get(t).copied().unwrap_or(0)).collect()).collect();
         let open_high = self.store.open_cases(scope.as_deref(), None, Some(RiskLevel::Orange), None, 50).await?;
         let overdue = self.store.open_cases(scope.as_deref(), None, None, Some(now), 50).await?;
-        let alerts = self.store.alerts(scope.as_deref(), 20).await?;
+        let alerts = self.store.alerts(scope.as_deref(), None, 20).await?;
         Ok(Dashboard {
             days: (0..days).map(|i| (first + chrono::Duration::days(i)).format("%Y-%m-%d").to_string()).collect(),
             by_type,
@@ -916,10 +917,28 @@ impl Service {
         })
     }
 
-    /// Hotspot alerts in the user's region.
-    pub async fn alerts(&self, p: &Principal) -> Result<Vec<Alert>> {
+    /// Hotspot alerts in the user's region, of one day (YYYY-MM-DD) or the latest.
+    pub async fn alerts(&self, p: &Principal, day: Option<&str>) -> Result<Vec<Alert>> {
         self.require(p, Action::Search, "read hotspot alerts")?;
-        Ok(self.store.alerts(p.region.as_ref().map(|r| r.to_string()).as_deref(), 200).await?)
+        let day = day.map(parse_day).transpose()?;
+        Ok(self.store.alerts(p.region.as_ref().map(|r| r.to_string()).as_deref(), day.as_deref(), 200).await?)
+    }
+
+    /// The night's report as a self-contained HTML page, built from the stored alerts of the
+    /// user's region (a township supervisor sees their township's alerts only; the run's global
+    /// figures are shown to unscoped users).
+    pub async fn hotspot_report(&self, p: &Principal, day: Option<&str>) -> Result<String> {
+        self.require(p, Action::Search, "read the hotspot report")?;
+        let day = day.map(parse_day).transpose()?;
+        let Some(run) = self.store.alert_run(day.as_deref()).await? else {
+            return Err(ServiceError::NotFound(match &day {
+                Some(d) => format!("no hotspot run is stored for {d}; run `fengqiao hotspots run --date {d}`"),
+                None => "no hotspot run is stored yet; the batch runs nightly inside `serve`, or run `fengqiao hotspots run`".into(),
+            }));
+        };
+        let scope = p.region.as_ref().map(|r| r.to_string());
+        let alerts = self.store.alerts(scope.as_deref(), Some(&run.day), 1000).await?;
+        Ok(hotspot::report::html(&night::stored_report(&run, &alerts, scope.as_deref())))
     }
 
     /// The roster with live loads (open cases per mediator).
@@ -1077,6 +1096,13 @@ mod tests {
         assert!(!v["nested"][0].as_str().unwrap().contains("199001011234"));
         assert_eq!(v["n"], 3);
     }
+}
+
+/// A day as `YYYY-MM-DD`, or an `invalid_day` error.
+fn parse_day(s: &str) -> Result<String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| ServiceError::invalid("invalid_day", format!("`{s}` is not a day"), "use YYYY-MM-DD, e.g. 2026-11-21"))
 }
 
 /// Parses the times users type: RFC 3339, `YYYY-MM-DD HH:MM[:SS]`, `YYYY/MM/DD …`, or a date

@@ -176,7 +176,7 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
         stored.push(Alert {
             id: 0,
             day: day_text.clone(),
-            region: c.regions.first().cloned().unwrap_or_default(),
+            region: common_region(c.regions.iter().map(String::as_str)),
             dispute_type: c.types.first().cloned(),
             observed: c.calls[1] as i64,
             expected: 0.0,
@@ -187,8 +187,7 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
             evidence: serde_json::to_value(c)?,
         });
     }
-    store.replace_alerts(&day_text, &stored).await.context("storing the alerts")?;
-    let report = NightReport {
+    let mut report = NightReport {
         day: day_text.clone(),
         generated_at: (Utc::now() + offset).format("%Y-%m-%dT%H:%M:%S").to_string() + &format!("{:+03}:00", options.utc_offset_hours),
         cases_read: read,
@@ -200,7 +199,26 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
         callers: repeat_callers,
         warnings,
         seconds: started.elapsed().as_secs_f64(),
+        scope: None,
     };
+    // The run itself is stored with the night's alerts, so the report can be rebuilt from the
+    // store for any user's region.
+    let summary = NightReport { alerts: Vec::new(), topics: Vec::new(), callers: Vec::new(), ..report.clone() };
+    stored.push(Alert {
+        id: 0,
+        day: day_text.clone(),
+        region: String::new(),
+        dispute_type: None,
+        observed: report.cases_read as i64,
+        expected: 0.0,
+        upper: 0.0,
+        score: 1.0,
+        reason: format!("{} 件案件，{} 条异常升高，{} 个新话题，{} 位重复来电人", report.cases_read, report.alerts.len(), report.topics.len(), report.callers.len()),
+        kind: "run".into(),
+        evidence: serde_json::to_value(&summary)?,
+    });
+    store.replace_alerts(&day_text, &stored).await.context("storing the alerts")?;
+    report.seconds = started.elapsed().as_secs_f64();
     if let Some(dir) = &options.report_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (html, json) = report_paths(dir, &day_text);
@@ -208,6 +226,51 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
         write_atomically(&json, format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes())?;
     }
     Ok(report)
+}
+
+/// The night's report rebuilt from its stored run record and the alerts of a region (`scope`;
+/// `None` for all).
+pub fn stored_report(run: &Alert, alerts: &[Alert], scope: Option<&str>) -> NightReport {
+    let mut report: NightReport = serde_json::from_value(run.evidence.clone()).unwrap_or_else(|_| NightReport {
+        day: run.day.clone(),
+        generated_at: String::new(),
+        cases_read: 0,
+        repeats: 0,
+        without_region: 0,
+        cells: 0,
+        alerts: Vec::new(),
+        topics: Vec::new(),
+        callers: Vec::new(),
+        warnings: Vec::new(),
+        seconds: 0.0,
+        scope: None,
+    });
+    report.scope = scope.map(str::to_string);
+    for a in alerts {
+        let e = &a.evidence;
+        match a.kind.as_str() {
+            "cell" => report.alerts.push(AlertReport {
+                region: a.region.clone(),
+                dispute_type: a.dispute_type.clone(),
+                observed: a.observed.max(0) as u32,
+                callers: e["callers"].as_u64().unwrap_or(0) as u32,
+                expected: a.expected,
+                upper: a.upper as u32,
+                window: e["window"].as_u64().unwrap_or(1) as usize,
+                window_observed: e["window_observed"].as_u64().unwrap_or(0) as u32,
+                window_expected: e["window_expected"].as_f64().unwrap_or(0.0),
+                p: a.score,
+                q: a.score,
+                children: serde_json::from_value(e["children"].clone()).unwrap_or_default(),
+                reason: a.reason.clone(),
+                chart: serde_json::from_value(e["chart"].clone()).unwrap_or_default(),
+            }),
+            "topic" => report.topics.extend(serde_json::from_value(e.clone()).ok()),
+            "caller" => report.callers.extend(serde_json::from_value(e.clone()).ok()),
+            _ => {}
+        }
+    }
+    report
 }
 
 /// The deepest region path every one of `regions` lies in ("" when they share none).

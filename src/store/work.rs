@@ -92,6 +92,24 @@ fn cell_kind() -> String {
     "cell".to_string()
 }
 
+const ALERT_COLUMNS: &str = "id, day, region, dispute_type, observed, expected, upper, score, reason, kind, evidence";
+
+fn alert_from_row(r: &sqlx::any::AnyRow) -> Result<Alert, StoreError> {
+    Ok(Alert {
+        id: r.try_get("id")?,
+        day: r.try_get("day")?,
+        region: r.try_get("region")?,
+        dispute_type: r.try_get("dispute_type")?,
+        observed: r.try_get("observed")?,
+        expected: r.try_get("expected")?,
+        upper: r.try_get("upper")?,
+        score: r.try_get("score")?,
+        reason: r.try_get("reason")?,
+        kind: r.try_get("kind")?,
+        evidence: serde_json::from_str(&r.try_get::<String, _>("evidence")?).unwrap_or(serde_json::Value::Null),
+    })
+}
+
 /// One case as the hotspot batch reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseFactRow {
@@ -477,31 +495,28 @@ impl CaseStore {
             .collect()
     }
 
-    /// The latest alerts, optionally in a region subtree, newest day first.
-    pub async fn alerts(&self, scope: Option<&str>, limit: i64) -> Result<Vec<Alert>, StoreError> {
-        let mut sql = "SELECT id, day, region, dispute_type, observed, expected, upper, score, reason, kind, evidence FROM alerts".to_string();
-        let values = scope_clause(&mut sql, "WHERE", 1, scope);
-        sql += &format!(" ORDER BY day DESC, score, id DESC LIMIT {}", limit.max(0));
+    /// The latest alerts (cells, topics, callers), optionally in a region subtree and of one
+    /// day, newest day first and strongest first within a day.
+    pub async fn alerts(&self, scope: Option<&str>, day: Option<&str>, limit: i64) -> Result<Vec<Alert>, StoreError> {
+        let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE kind <> 'run'");
+        let mut values = scope_clause(&mut sql, "AND", 1, scope);
+        if let Some(day) = day {
+            sql += &format!(" AND day = ${}", values.len() + 1);
+            values.push(day.to_string());
+        }
+        sql += &format!(" ORDER BY day DESC, score, id LIMIT {}", limit.max(0));
         let q = values.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, v| q.bind(v));
-        q.fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Alert {
-                    id: r.try_get("id")?,
-                    day: r.try_get("day")?,
-                    region: r.try_get("region")?,
-                    dispute_type: r.try_get("dispute_type")?,
-                    observed: r.try_get("observed")?,
-                    expected: r.try_get("expected")?,
-                    upper: r.try_get("upper")?,
-                    score: r.try_get("score")?,
-                    reason: r.try_get("reason")?,
-                    kind: r.try_get("kind")?,
-                    evidence: serde_json::from_str(&r.try_get::<String, _>("evidence")?).unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .collect()
+        q.fetch_all(&self.pool).await?.iter().map(alert_from_row).collect()
+    }
+
+    /// The record of the hotspot run for `day` (the latest run when `None`): its summary is
+    /// the evidence.
+    pub async fn alert_run(&self, day: Option<&str>) -> Result<Option<Alert>, StoreError> {
+        let row = match day {
+            Some(day) => sqlx::query(AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE kind = 'run' AND day = $1 ORDER BY id DESC LIMIT 1"))).bind(day.to_string()).fetch_optional(&self.pool).await?,
+            None => sqlx::query(AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE kind = 'run' ORDER BY day DESC, id DESC LIMIT 1"))).fetch_optional(&self.pool).await?,
+        };
+        row.as_ref().map(alert_from_row).transpose()
     }
 
     /// Adds or replaces one mediator of the roster.

@@ -20,6 +20,8 @@
     orange: $('#open-orange'),
     overdue: $('#overdue-list'),
     alerts: $('#alerts'),
+    openReport: $('#open-report'),
+    reportStatus: $('#report-status'),
   };
 
   let seq = 0;
@@ -41,6 +43,7 @@
   });
   window.addEventListener('popstate', () => { el.days.value = daysFromUrl(); load(); });
   el.refresh.addEventListener('click', () => load());
+  el.openReport.addEventListener('click', () => openReport());
 
   async function load() {
     const my = ++seq;
@@ -144,19 +147,41 @@
     el.heatmap.innerHTML = h;
   }
 
+  const KINDS = [['cell', '异常升高'], ['topic', '新话题'], ['caller', '重复来电']];
+
   function renderAlerts(alerts) {
     if (!alerts.length) { el.alerts.innerHTML = '<p class="muted" id="no-alerts">暂无预警</p>'; return; }
     const list = alerts.slice().sort((a, b) => String(b.day).localeCompare(String(a.day)) || (a.score - b.score));
-    el.alerts.innerHTML = '<ul class="alerts">' + list.slice(0, 20).map((a) => {
-      const score = Number(a.score);
-      const scoreText = isFinite(score) ? (score < 0.001 ? score.toExponential(1) : String(+score.toFixed(3))) : '';
-      return '<li data-id="' + esc(a.id) + '"><div><strong>' + esc(a.day) + '</strong> ' +
-        '<a href="' + esc(searchLink({ region: a.region, type: a.type, from: a.day, to: nextDay(a.day) })) + '">' +
-        esc(a.region || '全部辖区') + ' · ' + esc(a.type ? FQ.typeName(a.type) : '全部类型') + '</a></div>' +
-        '<div class="nums">观测 <strong>' + esc(a.observed) + '</strong> 件 · 期望 ' + esc(fmt1(a.expected)) +
-        ' · 上限 ' + esc(fmt1(a.upper)) + (scoreText ? ' · p = ' + esc(scoreText) : '') + '</div>' +
-        (a.reason ? '<div>' + esc(a.reason) + '</div>' : '') + '</li>';
-    }).join('') + '</ul>' + (list.length > 20 ? '<p class="muted small">仅显示最近 20 条</p>' : '');
+    el.alerts.innerHTML = KINDS.map(([kind, title]) => {
+      const of = list.filter((a) => (a.kind || 'cell') === kind);
+      if (!of.length) return '';
+      return '<h3 class="small">' + esc(title) + '（' + of.length + '）</h3><ul class="alerts" data-kind="' + kind + '">' + of.slice(0, 10).map((a) => {
+        const score = Number(a.score);
+        const scoreText = kind === 'cell' && isFinite(score) ? (score < 0.001 ? score.toExponential(1) : String(+score.toFixed(3))) : '';
+        const where = esc(a.region || '全部辖区') + ' · ' + esc(a.type ? FQ.typeName(a.type) : '全部类型');
+        const head = kind === 'caller' ? where :
+          '<a href="' + esc(searchLink({ region: a.region, type: a.type, from: a.day, to: nextDay(a.day) })) + '">' + where + '</a>';
+        const nums = kind === 'cell' ? '<div class="nums">观测 <strong>' + esc(a.observed) + '</strong> 件 · 期望 ' + esc(fmt1(a.expected)) +
+          ' · 上限 ' + esc(fmt1(a.upper)) + (scoreText ? ' · q = ' + esc(scoreText) : '') + '</div>' : '';
+        return '<li data-id="' + esc(a.id) + '"><div><strong>' + esc(a.day) + '</strong> ' + head + '</div>' + nums +
+          (a.reason ? '<div>' + esc(a.reason) + '</div>' : '') + '</li>';
+      }).join('') + '</ul>' + (of.length > 10 ? '<p class="muted small">仅显示最近 10 条</p>' : '');
+    }).join('');
+  }
+
+  /** Fetches the latest report with the user's token and opens it in a new tab. */
+  async function openReport() {
+    el.reportStatus.textContent = '';
+    const tab = window.open('', '_blank');
+    try {
+      const res = await api('/api/hotspots/report', { raw: true });
+      const html = await res.text();
+      const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+      if (tab) tab.location.href = url; else location.href = url;
+    } catch (e) {
+      if (tab) tab.close();
+      el.reportStatus.textContent = e.message || '无法打开日报';
+    }
   }
 
   /** "2026-11-20" → "2026-11-21" (the search's `to` is exclusive). */
