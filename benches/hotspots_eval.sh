@@ -27,7 +27,9 @@ run() { # name counts truth [R alarms...]
   local name=$1 counts=$2 truth=$3; shift 3
   echo "== $name"
   /usr/bin/time -f "fengqiao hotspots eval (3 methods): %e s wall, %U+%S s CPU" "$FQ" hotspots eval --counts "$counts" --out "$OUT/$name.csv" --method all
-  "$VENV/bin/python" "$B/score.py" "$truth" "$@" "$OUT/$name.csv"
+  # The nightly batch's configuration: cumulative windows of up to 14 days.
+  /usr/bin/time -f "fengqiao hotspots eval --windows 14: %e s wall, %U+%S s CPU" "$FQ" hotspots eval --counts "$counts" --out "$OUT/$name-w14.csv" --windows 14
+  "$VENV/bin/python" "$B/score.py" "$truth" "$@" "$OUT/$name.csv" "$OUT/$name-w14.csv"
 }
 
 run reference "$B/reference/counts.csv" "$B/reference/truth.csv" "$B/reference/alarms.csv"

@@ -183,6 +183,7 @@ pub async fn run(config_dir: &Path, location: &super::history::Location, args: R
     for t in &report.topics {
         println!("{}\ttopic\t{}\t{} callers, {} cases", report.day, t.label.join(" "), t.callers, t.cases);
     }
+    tracing::debug!(phases = ?report.phases, "hotspot phases");
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -63,13 +63,14 @@ pub struct Counts {
 /// whose text is at least [`crate::text::NEAR_DUPLICATE`] similar to a counted case of the same
 /// caller no more than [`REPEAT_WINDOW_DAYS`] days before.
 pub fn mark_repeats(cases: &[(i64, String)]) -> Vec<bool> {
-    let mut counted: Vec<(i64, &str)> = Vec::new();
+    let mut counted: Vec<(i64, crate::text::Bigrams)> = Vec::new();
     cases
         .iter()
         .map(|(day, text)| {
-            let repeat = counted.iter().any(|(d, t)| day - d <= REPEAT_WINDOW_DAYS && *day >= *d && crate::text::similarity(t, text) >= crate::text::NEAR_DUPLICATE);
+            let bigrams = crate::text::Bigrams::of(text);
+            let repeat = counted.iter().any(|(d, b)| day - d <= REPEAT_WINDOW_DAYS && *day >= *d && b.similarity(&bigrams) >= crate::text::NEAR_DUPLICATE);
             if !repeat {
-                counted.push((*day, text));
+                counted.push((*day, bigrams));
             }
             repeat
         })

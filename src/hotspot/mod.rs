@@ -28,12 +28,14 @@ pub enum Method {
 }
 
 impl Method {
-    /// The name written in the alarms file's `method` column.
-    pub fn name(&self) -> &'static str {
+    /// The name written in the alarms file's `method` column: `fengqiao`, or `fengqiao_wN` with
+    /// the cumulative windows of up to N days.
+    pub fn name(&self) -> String {
         match self {
-            Method::Fengqiao(_) => "fengqiao",
-            Method::Noufaily => "noufaily_rs",
-            Method::EarsC2 => "earsC2_rs",
+            Method::Fengqiao(s) if s.windows > 1 => format!("fengqiao_w{}", s.windows),
+            Method::Fengqiao(_) => "fengqiao".into(),
+            Method::Noufaily => "noufaily_rs".into(),
+            Method::EarsC2 => "earsC2_rs".into(),
         }
     }
 }

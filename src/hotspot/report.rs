@@ -85,6 +85,9 @@ pub struct NightReport {
     pub warnings: Vec<String>,
     /// Wall time of the run in seconds.
     pub seconds: f64,
+    /// Seconds per phase (read, repeats, count, detect, topics, callers, store).
+    #[serde(default)]
+    pub phases: Vec<(String, f64)>,
     /// When the page shows one region's alerts only, that region (the run's figures above are
     /// then left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,6 +281,7 @@ mod tests {
             callers: vec![],
             warnings: vec!["节假日表未包含 2027 年".into()],
             seconds: 1.5,
+            phases: vec![],
             scope: None,
         }
     }

@@ -50,6 +50,23 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::files::write_atomically(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Seconds spent per phase of a night, for the logs and the benchmark.
+struct Laps {
+    last: Instant,
+    phases: Vec<(String, f64)>,
+}
+
+impl Laps {
+    fn new() -> Laps {
+        Laps { last: Instant::now(), phases: Vec::new() }
+    }
+
+    fn mark(&mut self, name: &str) {
+        self.phases.push((name.to_string(), self.last.elapsed().as_secs_f64()));
+        self.last = Instant::now();
+    }
+}
+
 /// Runs one night and returns what it found; the alerts are stored before it returns.
 pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightReport> {
     let started = Instant::now();
@@ -58,7 +75,9 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
     let first_day = day - HISTORY_DAYS + 1;
     let local_midnight = |d: i64| -> DateTime<Utc> { DateTime::<Utc>::UNIX_EPOCH + Duration::days(d) - offset };
     let topic_from = day - terms::CURRENT_DAYS - terms::BASELINE_DAYS + 1;
+    let mut laps = Laps::new();
     let rows = store.case_facts(local_midnight(first_day), local_midnight(topic_from)).await.context("reading cases")?;
+    laps.mark("read");
     // Cases received after the night's day (a re-run of an old day) are not part of it.
     let end = local_midnight(day + 1).timestamp_millis();
     let local_day = |ms: i64| (ms + offset.num_milliseconds()).div_euclid(86_400_000);
@@ -112,6 +131,8 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
             }
         }
     }
+    drop(rows);
+    laps.mark("repeats");
     let repeats = facts.iter().filter(|f| f.repeat).count();
     let mut warnings = Vec::new();
     if !options.calendar.covers(day) {
@@ -120,16 +141,23 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
     let settings = options.settings;
     let calendar = options.calendar.clone();
     // The tests and the topic finder are CPU work: keep them off the async threads.
-    let (counts, alerts, topics, repeat_callers) = tokio::task::spawn_blocking(move || {
+    let (counts, alerts, topics, repeat_callers, cpu) = tokio::task::spawn_blocking(move || {
+        let mut cpu = Laps::new();
         let counts = cells::count(&facts, first_day, HISTORY_DAYS as usize);
+        cpu.mark("count");
         let kinds = calendar.kinds(first_day, HISTORY_DAYS as usize);
         let alerts = nightly::detect_day(&counts, HISTORY_DAYS as usize - 1, &settings, &kinds);
+        cpu.mark("detect");
         let topics = terms::emerging(&topic_cases, day, &TopicSettings::default());
+        cpu.mark("topics");
         let repeat_callers = callers::repeat_callers(&calls, day);
-        (counts, alerts, topics, repeat_callers)
+        cpu.mark("callers");
+        (counts, alerts, topics, repeat_callers, cpu)
     })
     .await
     .context("the detector stopped")?;
+    laps.phases.extend(cpu.phases);
+    laps.last = Instant::now();
     let day_text = options.day.format("%Y-%m-%d").to_string();
     let alert_reports: Vec<AlertReport> = alerts.iter().map(AlertReport::new).collect();
     let mut stored: Vec<Alert> = alert_reports
@@ -199,6 +227,7 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
         callers: repeat_callers,
         warnings,
         seconds: started.elapsed().as_secs_f64(),
+        phases: Vec::new(),
         scope: None,
     };
     // The run itself is stored with the night's alerts, so the report can be rebuilt from the
@@ -218,7 +247,9 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
         evidence: serde_json::to_value(&summary)?,
     });
     store.replace_alerts(&day_text, &stored).await.context("storing the alerts")?;
+    laps.mark("store");
     report.seconds = started.elapsed().as_secs_f64();
+    report.phases = laps.phases;
     if let Some(dir) = &options.report_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (html, json) = report_paths(dir, &day_text);
@@ -243,6 +274,7 @@ pub fn stored_report(run: &Alert, alerts: &[Alert], scope: Option<&str>) -> Nigh
         callers: Vec::new(),
         warnings: Vec::new(),
         seconds: 0.0,
+        phases: Vec::new(),
         scope: None,
     });
     report.scope = scope.map(str::to_string);

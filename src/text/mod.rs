@@ -49,13 +49,26 @@ pub enum TextError {
 /// How alike two normalized texts are: the Jaccard overlap of their Chinese character bigrams,
 /// from 0 (nothing shared) to 1 (the same bigrams). Used to spot the same complaint sent again.
 pub fn similarity(a: &str, b: &str) -> f32 {
-    fn bigrams(s: &str) -> std::collections::HashSet<(char, char)> {
+    Bigrams::of(a).similarity(&Bigrams::of(b))
+}
+
+/// A text's Chinese character bigrams, for comparing one text with many (see [`similarity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bigrams(std::collections::HashSet<(char, char)>);
+
+impl Bigrams {
+    /// The bigrams of a normalized text.
+    pub fn of(s: &str) -> Bigrams {
         let chars: Vec<char> = s.chars().filter(|c| is_han(*c)).collect();
-        chars.windows(2).map(|w| (w[0], w[1])).collect()
+        Bigrams(chars.windows(2).map(|w| (w[0], w[1])).collect())
     }
-    let (x, y) = (bigrams(a), bigrams(b));
-    let union = x.union(&y).count();
-    if union == 0 { 0.0 } else { x.intersection(&y).count() as f32 / union as f32 }
+
+    /// Jaccard overlap with another text's bigrams.
+    pub fn similarity(&self, other: &Bigrams) -> f32 {
+        let inter = self.0.intersection(&other.0).count();
+        let union = self.0.len() + other.0.len() - inter;
+        if union == 0 { 0.0 } else { inter as f32 / union as f32 }
+    }
 }
 
 /// Checks a raw text against the input rules before any work is done on it.
