@@ -4,7 +4,7 @@
 //! again and counts once (see [`mark_repeats`]). Pure: the batch reads the cases and hands them
 //! in.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Days within which a caller's near-duplicate counts as a repeat.
 pub const REPEAT_WINDOW_DAYS: i64 = 30;
@@ -86,28 +86,72 @@ fn levels(region: &str) -> Vec<String> {
 /// Counts cases into cells over `[first_day, first_day + days)`; cases outside the range, and
 /// repeats, are not counted. Days with no cases are zeros, so an intake outage is visible as one.
 pub fn count(facts: &[CaseFact], first_day: i64, days: usize) -> Counts {
-    let mut cells: BTreeMap<Cell, CellSeries> = BTreeMap::new();
-    let mut seen_callers: HashSet<(Cell, usize, &str)> = HashSet::new();
+    use std::collections::HashMap;
+    // Each distinct (region, type) maps once to the indexes of its cells: a million cases come
+    // from a few thousand such pairs, and building cell keys per case was most of the run.
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut cell_index: HashMap<Cell, u32> = HashMap::new();
+    let mut pairs: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+    let mut cases: Vec<Vec<u32>> = Vec::new();
+    let mut counted: Vec<(&str, usize, &[u32])> = Vec::new();
+    let mut anonymous: Vec<(usize, &[u32])> = Vec::new();
     for f in facts {
         if f.repeat || f.day < first_day || f.day >= first_day + days as i64 {
             continue;
         }
         let i = (f.day - first_day) as usize;
-        for region in levels(&f.region) {
-            for dispute_type in [Some(f.dispute_type.clone()), None] {
-                let cell = Cell { region: region.clone(), dispute_type };
-                let new_caller = match &f.caller {
-                    Some(c) => seen_callers.insert((cell.clone(), i, c.as_str())),
-                    None => true,
-                };
-                let series = cells.entry(cell).or_insert_with(|| CellSeries { cases: vec![0; days], callers: vec![0; days] });
-                series.cases[i] += 1;
-                if new_caller {
-                    series.callers[i] += 1;
+        let ids = pairs.entry((f.region.as_str(), f.dispute_type.as_str())).or_insert_with(|| {
+            let mut ids = Vec::new();
+            for region in levels(&f.region) {
+                for dispute_type in [Some(f.dispute_type.clone()), None] {
+                    let cell = Cell { region: region.clone(), dispute_type };
+                    let id = *cell_index.entry(cell.clone()).or_insert_with(|| {
+                        cells.push(cell);
+                        cases.push(vec![0; days]);
+                        (cells.len() - 1) as u32
+                    });
+                    ids.push(id);
                 }
             }
+            ids
+        });
+        for &id in ids.iter() {
+            cases[id as usize][i] += 1;
         }
     }
+    // Distinct callers per cell and day: each caller's cases of a day, over the union of their
+    // cells; a case without a phone is a caller of its own.
+    for f in facts {
+        if f.repeat || f.day < first_day || f.day >= first_day + days as i64 {
+            continue;
+        }
+        let i = (f.day - first_day) as usize;
+        let ids = pairs[&(f.region.as_str(), f.dispute_type.as_str())].as_slice();
+        match &f.caller {
+            Some(c) => counted.push((c.as_str(), i, ids)),
+            None => anonymous.push((i, ids)),
+        }
+    }
+    let mut callers: Vec<Vec<u32>> = vec![vec![0; days]; cells.len()];
+    for (i, ids) in anonymous {
+        for &id in ids {
+            callers[id as usize][i] += 1;
+        }
+    }
+    counted.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    let mut union: Vec<u32> = Vec::new();
+    for group in counted.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        union.clear();
+        for (_, _, ids) in group {
+            union.extend_from_slice(ids);
+        }
+        union.sort_unstable();
+        union.dedup();
+        for &id in &union {
+            callers[id as usize][group[0].1] += 1;
+        }
+    }
+    let cells = cells.into_iter().zip(cases.into_iter().zip(callers)).map(|(cell, (cases, callers))| (cell, CellSeries { cases, callers })).collect();
     Counts { first_day, days, cells }
 }
 
