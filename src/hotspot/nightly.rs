@@ -115,6 +115,36 @@ pub fn bh(p: &[f64]) -> Vec<f64> {
     q
 }
 
+/// Days without a single case anywhere after which intake counts as having started afresh.
+pub const INTAKE_GAP_DAYS: usize = 30;
+
+/// The first day of the history the night reads: the first case anywhere, or, when intake was
+/// silent everywhere for [`INTAKE_GAP_DAYS`] or more (a system not yet in use, with a few stray
+/// early records; a long shutdown), the first case after the last such silence. Shorter silences
+/// are outages and stay in the history as zeros.
+fn intake_start(counts: &Counts, t: usize) -> usize {
+    let mut total = vec![0u64; t + 1];
+    for (cell, series) in &counts.cells {
+        if cell.dispute_type.is_none() && !cell.region.contains('/') {
+            for (d, n) in series.cases[..=t].iter().enumerate() {
+                total[d] += *n as u64;
+            }
+        }
+    }
+    let (mut start, mut silent) = (None, INTAKE_GAP_DAYS);
+    for (d, n) in total.iter().enumerate() {
+        if *n == 0 {
+            silent += 1;
+        } else {
+            if silent >= INTAKE_GAP_DAYS {
+                start = Some(d);
+            }
+            silent = 0;
+        }
+    }
+    start.unwrap_or(0).min(t)
+}
+
 /// Tests day index `t` of every cell and returns the alerts, strongest first. `kinds` gives each
 /// day's holiday kind (aligned with the counts; empty for no calendar).
 pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings, kinds: &[DayKind]) -> Vec<Alert> {
@@ -124,7 +154,7 @@ pub fn detect_day(counts: &Counts, t: usize, settings: &NightSettings, kinds: &[
     // Likewise a region node's history begins with its first case of any type: a village that
     // was created, merged or renamed had no days before that, and reading them as zeros would
     // make its ordinary traffic look like a rise. A type's zeros inside a known region are real.
-    let global_start = counts.cells.values().filter_map(|c| c.cases.iter().position(|&n| n > 0)).min().unwrap_or(0).min(t);
+    let global_start = intake_start(counts, t);
     let region_start: std::collections::HashMap<&str, usize> = counts
         .cells
         .iter()
@@ -381,5 +411,18 @@ mod tests {
         assert!(detect_day(&counts, 799, &single, &[]).len() < scan.len(), "the windows find what single days miss");
         assert_eq!(scan[0].chart.len(), CHART_DAYS);
         assert_eq!(scan[0].chart.last().unwrap().observed, scan[0].observed);
+    }
+
+    #[test]
+    fn a_few_stray_records_long_before_intake_began_do_not_count_as_history() {
+        // Three records in the first year, then nothing for months, then daily intake from day
+        // 600: the months of silence are not zeros of every cell.
+        let n = |day: i64, u: u64| if [10, 200, 300].contains(&day) { 1 } else if day >= 600 { 1 + u } else { 0 };
+        let counts = count(&villages(0, 800, n, township), 0, 800);
+        assert_eq!(intake_start(&counts, 799), 600);
+        assert!(detect_day(&counts, 799, &NightSettings::default(), &[]).is_empty());
+        // A five-day outage is not a new start.
+        let outage = |day: i64, u: u64| if (700..705).contains(&day) { 0 } else { 1 + u };
+        assert_eq!(intake_start(&count(&villages(0, 800, outage, township), 0, 800), 799), 0);
     }
 }
