@@ -57,6 +57,14 @@ pub enum ConfigError {
         /// The problem.
         source: crate::service::SlaError,
     },
+    /// The star rules are not valid.
+    #[error("{path}: {source}")]
+    Stars {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        source: crate::rating::RulesError,
+    },
     /// The holiday calendar is not valid.
     #[error("{path}: {source}")]
     Holidays {
@@ -127,6 +135,12 @@ pub fn load_calendar(dir: &Path) -> Result<crate::hotspot::calendar::Calendar, C
         return Ok(crate::hotspot::calendar::Calendar::default());
     }
     crate::hotspot::calendar::Calendar::parse(&read(&path)?).map_err(|source| ConfigError::Holidays { path, source })
+}
+
+/// Reads the mediator star rules `stars.toml`.
+pub fn load_star_rules(dir: &Path) -> Result<crate::rating::StarRules, ConfigError> {
+    let path = dir.join("stars.toml");
+    crate::rating::StarRules::parse(&read(&path)?).map_err(|source| ConfigError::Stars { path, source })
 }
 
 /// Reads the model from a models directory.

@@ -16,6 +16,7 @@ pub mod labels;
 pub mod hotspot;
 pub mod http;
 pub mod model;
+pub mod rating;
 pub mod risk;
 pub mod routing;
 pub mod search;

@@ -669,3 +669,99 @@ async fn the_hotspot_report_shows_each_reader_their_own_region() {
     let (status, _) = app.call("GET", "/api/hotspots/report", Some(&op), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "operators do not read the report");
 }
+
+/// Outcomes and follow-ups feed the star evaluation; an admin confirms a grade (routing uses
+/// it), rejects another; subsidies are priced at the confirmed grade.
+#[tokio::test]
+async fn outcomes_become_star_suggestions_that_an_admin_confirms_and_subsidies() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let op = app.user("接线员", "operator", None, None).await;
+    let mediator = "v-fengyuan-1";
+    let mut ids = Vec::new();
+    for k in 0..7 {
+        let id = app.create(&admin, &format!("{NOISE}，这是第{k}次反映"), FENGYUAN, json!({"type": "neighbor", "risk": "yellow"})).await;
+        let (status, v) = app.call("POST", &format!("/api/cases/{id}/assign"), Some(&admin), Some(json!({"mediator_id": mediator}))).await;
+        assert!(status == StatusCode::OK || v["error"]["code"] == "invalid_transition", "{v}");
+        ids.push(id);
+    }
+    let med = app.user("陈国良", "mediator", None, Some(mediator)).await;
+    // A follow-up before an outcome is refused; bad results and scores are user errors.
+    let (status, v) = app.call("POST", &format!("/api/cases/{}/follow-up", ids[0]), Some(&med), Some(json!({"satisfaction": 5}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (status, v) = app.call("POST", &format!("/api/cases/{}/outcome", ids[0]), Some(&med), Some(json!({"result": "maybe"}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_label")));
+    for (k, id) in ids.iter().enumerate() {
+        let result = if k < 5 { "written" } else if k == 5 { "oral" } else { "failed" };
+        let (status, v) = app.call("POST", &format!("/api/cases/{id}/outcome"), Some(&med), Some(json!({"result": result, "note": "调解书已签"}))).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["case"]["status"], if k < 6 { "resolved" } else { "failed" });
+        let (status, v) = app.call("POST", &format!("/api/cases/{id}/follow-up"), Some(&med), Some(json!({"satisfaction": if k < 6 { 5 } else { 2 }}))).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let (status, v) = app.call("POST", &format!("/api/cases/{}/follow-up", ids[0]), Some(&med), Some(json!({"satisfaction": 7}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_satisfaction")));
+    // The failed case later turned criminal.
+    let (status, _) = app.call("POST", &format!("/api/cases/{}/follow-up", ids[6]), Some(&admin), Some(json!({"criminal": true, "note": "双方斗殴，已移送公安"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, d) = app.call("GET", &format!("/api/cases/{}", ids[6]), Some(&admin), None).await;
+    let kinds: Vec<&str> = d["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"outcome") && kinds.contains(&"follow_up"), "{kinds:?}");
+
+    let period = {
+        let now = chrono::Utc::now() + chrono::Duration::hours(8);
+        format!("{}Q{}", chrono::Datelike::year(&now), (chrono::Datelike::month(&now) - 1) / 3 + 1)
+    };
+    assert_eq!(app.call("GET", &format!("/api/mediators/evaluation?period={period}"), Some(&op), None).await.0, StatusCode::FORBIDDEN);
+    let (status, v) = app.call("GET", "/api/mediators/evaluation?period=2026Q5", Some(&admin), None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_period")));
+    let (status, e) = app.call("GET", &format!("/api/mediators/evaluation?period={period}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let m = e["mediators"].as_array().unwrap().iter().find(|m| m["id"] == mediator).unwrap();
+    assert_eq!(m["figures"]["with_outcome"], 7, "{m}");
+    assert_eq!(m["figures"]["criminal"], json!([ids[6]]));
+    assert_eq!(m["figures"]["criminal_after_poor"], json!([ids[6]]));
+    let s = &m["suggestion"];
+    assert_eq!(s["current"], 2);
+    assert!(s["suggested"].as_u64().unwrap() <= 2, "a criminal turn after a failed mediation blocks promotion: {s}");
+    assert!(s["reasons"].to_string().contains("民转刑"), "the criminal turn is named: {s}");
+    // An empty period is answered, not an error.
+    let (status, empty) = app.call("GET", "/api/mediators/evaluation?period=2019Q1", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty["mediators"].as_array().unwrap().iter().all(|m| m["figures"]["cases"] == 0));
+    // The admin confirms three stars anyway (their judgement, recorded) and rejects a change for another.
+    let (status, h) = app.call("POST", &format!("/api/mediators/{mediator}/stars"), Some(&admin), Some(json!({"decision": "confirm", "stars": 3, "period": period, "note": "镇司法所考核通过"}))).await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    assert_eq!(h["events"][0]["kind"], "stars_confirmed");
+    assert_eq!(h["events"][0]["actor"], "admin");
+    assert_eq!(h["events"][0]["detail"]["from"], 2);
+    assert_eq!(h["events"][0]["detail"]["to"], 3);
+    let (_, roster) = app.call("GET", "/api/mediators", Some(&admin), None).await;
+    assert_eq!(roster["mediators"].as_array().unwrap().iter().find(|m| m["id"] == mediator).unwrap()["stars"], 3, "routing reads the confirmed stars");
+    let (status, _) = app.call("POST", "/api/mediators/v-fengyuan-2/stars", Some(&admin), Some(json!({"decision": "reject", "stars": 4, "period": period}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, roster) = app.call("GET", "/api/mediators", Some(&admin), None).await;
+    assert_eq!(roster["mediators"].as_array().unwrap().iter().find(|m| m["id"] == "v-fengyuan-2").unwrap()["stars"], 3, "a rejection changes nothing");
+    let (status, _) = app.call("POST", "/api/mediators/nobody/stars", Some(&admin), Some(json!({"decision": "confirm", "stars": 3, "period": period}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.call("POST", &format!("/api/mediators/{mediator}/stars"), Some(&admin), Some(json!({"decision": "maybe", "stars": 3, "period": period}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Subsidies at three stars: five written agreements in full, the oral one at half, nothing for the failure.
+    let rules = fengqiao::rating::StarRules::shipped();
+    let (status, r) = app.call("GET", &format!("/api/subsidies?period={period}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let mine = r["mediators"].as_array().unwrap().iter().find(|m| m["id"] == mediator).unwrap();
+    let paid = mine["cases"].as_array().unwrap();
+    assert_eq!(paid.len(), 6, "{mine}");
+    let tier: fengqiao::labels::Tier = paid[0]["tier"].as_str().unwrap().parse().unwrap();
+    let full = (rules.subsidy.per_case[2] * rules.weight(fengqiao::labels::RiskLevel::Yellow, tier) * 100.0).round() / 100.0;
+    assert_eq!(paid[0]["amount"].as_f64().unwrap(), full, "three stars × the case's difficulty");
+    assert_eq!(paid[5]["amount"].as_f64().unwrap(), (full * rules.subsidy.oral_factor * 100.0).round() / 100.0, "the oral agreement at the oral factor");
+    assert!((mine["total"].as_f64().unwrap() - full * (5.0 + rules.subsidy.oral_factor)).abs() < 0.01, "{mine}");
+    assert_eq!(r["by_township"][0][0], FENGQIAO_TOWN);
+    let req = Request::builder().uri(format!("/api/subsidies?period={period}&format=csv")).header(header::AUTHORIZATION, format!("Bearer {admin}")).body(Body::empty()).unwrap();
+    let (status, _, body) = app.raw(req).await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = String::from_utf8(body).unwrap();
+    assert!(csv.starts_with('\u{feff}') && csv.contains("总计") && csv.contains(&ids[0].to_string()), "{csv}");
+}

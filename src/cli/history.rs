@@ -407,6 +407,58 @@ pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::Media
             let roster = store.roster().await?;
             println!("{}", serde_json::to_string_pretty(roster.mediators())?);
         }
+        super::MediatorsCommand::Evaluate { period, json } => {
+            let rules = crate::config::load_star_rules(config_dir)?;
+            let offset = crate::config::load_sla(config_dir)?.utc_offset_hours;
+            let roster = store.roster().await?;
+            let e = crate::service::rating::evaluate(&store, roster.mediators(), &rules, &period, offset).await.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                println!("{:<8} {:<8} {:>5} {:>5} {:>8} {:>6} {:>6} {:>5} {:>6}  {:>4} → {:<4} reasons", "id", "name", "cases", "done", "weighted", "succ%", "writ%", "sat", "late%", "now", "new");
+                for m in &e.mediators {
+                    let f = &m.figures;
+                    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.0}", v * 100.0));
+                    println!(
+                        "{:<8} {:<8} {:>5} {:>5} {:>8.1} {:>6} {:>6} {:>5} {:>6}  {:>4} → {:<4} {}",
+                        m.id,
+                        m.name,
+                        f.cases,
+                        f.with_outcome,
+                        f.weighted,
+                        pct(f.success_rate),
+                        pct(f.written_share),
+                        f.satisfaction.map_or("-".to_string(), |s| format!("{s:.1}")),
+                        pct(f.overdue_share),
+                        m.suggestion.current,
+                        m.suggestion.suggested,
+                        m.suggestion.reasons.join("；")
+                    );
+                }
+            }
+            for id in &e.unknown_mediators {
+                eprintln!("warning: cases of mediator `{id}`, who is not on the roster, were not evaluated");
+            }
+            if e.mediators.iter().all(|m| m.figures.cases == 0) {
+                eprintln!("no mediator handled a case received in {} ({} to {})", e.period, e.from, e.to);
+            }
+        }
+        super::MediatorsCommand::Subsidies { period, csv, html } => {
+            let rules = crate::config::load_star_rules(config_dir)?;
+            let offset = crate::config::load_sla(config_dir)?.utc_offset_hours;
+            let roster = store.roster().await?;
+            let r = crate::service::rating::subsidies(&store, roster.mediators(), &rules, &period, offset).await.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+            if let Some(path) = &csv {
+                super::write_atomically(path, crate::service::rating::subsidy_csv(&r).as_bytes())?;
+            }
+            if let Some(path) = &html {
+                super::write_atomically(path, crate::service::rating::subsidy_html(&r).as_bytes())?;
+            }
+            for (region, amount) in &r.by_township {
+                println!("{region}\t{amount:.2}");
+            }
+            eprintln!("{}: {} paid cases, {:.2} yuan in all", r.period, r.mediators.iter().map(|m| m.cases.len()).sum::<usize>(), r.total);
+        }
     }
     Ok(0)
 }

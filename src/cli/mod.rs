@@ -123,6 +123,29 @@ pub enum MediatorsCommand {
     },
     /// Print the stored roster as JSON.
     List,
+    /// Each mediator's figures for a period and a suggested star grade with its reasons (rules in
+    /// stars.toml); an administrator confirms or rejects them on the admin page or with the API.
+    Evaluate {
+        /// The period: a quarter (2026Q3), a month (2026-07) or a year (2026).
+        #[arg(long)]
+        period: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The subsidies (以奖代补) of a period: per agreed case by star grade and difficulty, per
+    /// mediator, township and county.
+    Subsidies {
+        /// The period: a quarter (2026Q3), a month (2026-07) or a year (2026).
+        #[arg(long)]
+        period: String,
+        /// Write the CSV (opens in Excel) here.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Write the HTML report here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 /// `fengqiao triage`.

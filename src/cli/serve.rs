@@ -55,7 +55,8 @@ pub async fn serve(config_dir: &Path, location: &Location, pipeline: Pipeline, a
     let store = location.store().await?;
     let index = location.index(&store).await?;
     let sla_offset = sla.utc_offset_hours;
-    let service = Arc::new(Service::new(pipeline, store, index, sla).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+    let stars = config::load_star_rules(config_dir)?;
+    let service = Arc::new(Service::new(pipeline, store, index, sla).await.map_err(|e| anyhow::anyhow!("{e}"))?.with_star_rules(stars));
     if service.store().users().await?.is_empty() {
         eprintln!("no users yet: add one with `fengqiao users add --name NAME --role admin` (it prints the token to sign in with)");
     }

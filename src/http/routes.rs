@@ -91,6 +91,50 @@ struct AssignBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    result: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpBody {
+    #[serde(default)]
+    satisfaction: Option<u8>,
+    #[serde(default)]
+    criminal: bool,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StarDecisionBody {
+    decision: String,
+    stars: u8,
+    period: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodQuery {
+    period: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediatorQuery {
+    #[serde(default)]
+    mediator: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NoteBody {
     text: String,
 }
@@ -181,6 +225,44 @@ async fn get_case(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Strin
 async fn transition(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Body(b): Body<TransitionBody>) -> Result<Response> {
     let case = s.service.transition(&p, case_id(&id)?, &b.to, b.note.as_deref()).await?;
     Ok(json(serde_json::json!({"case": case})))
+}
+
+async fn outcome(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Body(b): Body<OutcomeBody>) -> Result<Response> {
+    let case = s.service.outcome(&p, case_id(&id)?, &b.result, b.note.as_deref()).await?;
+    Ok(json(serde_json::json!({"case": case})))
+}
+
+async fn follow_up(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Body(b): Body<FollowUpBody>) -> Result<Response> {
+    let case = s.service.follow_up(&p, case_id(&id)?, b.satisfaction, b.criminal, b.note.as_deref()).await?;
+    Ok(json(serde_json::json!({"case": case})))
+}
+
+async fn star_evaluation(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<PeriodQuery>) -> Result<Response> {
+    Ok(json(serde_json::to_value(s.service.star_evaluation(&p, &q.period).await?).unwrap_or_default()))
+}
+
+async fn decide_stars(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Body(b): Body<StarDecisionBody>) -> Result<Response> {
+    let confirm = match b.decision.as_str() {
+        "confirm" => true,
+        "reject" => false,
+        other => return Err(crate::service::ServiceError::invalid_input("unknown_label", format!("decision `{other}` is not known"), "use confirm or reject").into()),
+    };
+    s.service.decide_stars(&p, &id, confirm, b.stars, &b.period, b.note.as_deref()).await?;
+    Ok(json(serde_json::json!({"events": s.service.star_history(&p, Some(&id)).await?})))
+}
+
+async fn star_history(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<MediatorQuery>) -> Result<Response> {
+    Ok(json(serde_json::json!({"events": s.service.star_history(&p, q.mediator.as_deref()).await?})))
+}
+
+async fn subsidies(State(s): State<AppState>, Auth(p): Auth, Params(q): Params<PeriodQuery>) -> Result<Response> {
+    let report = s.service.subsidies(&p, &q.period).await?;
+    Ok(match q.format.as_deref().unwrap_or("json") {
+        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"fengqiao-subsidies.csv\"")], crate::service::rating::subsidy_csv(&report)).into_response(),
+        "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::service::rating::subsidy_html(&report)).into_response(),
+        "json" => json(serde_json::to_value(report).unwrap_or_default()),
+        other => return Err(crate::service::ServiceError::invalid_input("invalid_query", format!("format `{other}` is not known"), "use json, csv or html").into()),
+    })
 }
 
 async fn label_case(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Body(b): Body<LabelsBody>) -> Result<Response> {
@@ -289,6 +371,8 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (endpoint!("POST", "/api/triage", "Triage a complaint: type, risk with reasons, related cases, tier and mediator; nothing is stored", "operator, supervisor, admin", auth = true, query = &[], body = Some("TriageRequest"), ok = 200, media = "application/json", response = "Triage"), post(triage)),
         (endpoint!("POST", "/api/cases", "Create a case from a complaint with the confirmed or corrected labels; stored before the reply", "operator, supervisor, admin", auth = true, query = &[], body = Some("CreateCase"), ok = 201, media = "application/json", response = "CreatedCase"), post(create_case)),
         (endpoint!("GET", "/api/cases/{id}", "A case with its timeline and related cases", "all roles, within their region (mediators: own cases)", auth = true, query = &[("unmask", "boolean", "show phone and ID numbers in full (audited; supervisors, mediators, admins)")], body = None, ok = 200, media = "application/json", response = "CaseDetail"), get(get_case)),
+        (endpoint!("POST", "/api/cases/{id}/outcome", "Record how a mediation ended (written or oral agreement, failed, escalated); the case moves to resolved, failed or escalated", "mediator (own cases), supervisor, admin", auth = true, query = &[], body = Some("Outcome"), ok = 200, media = "application/json", response = "CaseEnvelope"), post(outcome)),
+        (endpoint!("POST", "/api/cases/{id}/follow-up", "Record the follow-up call: the parties' satisfaction (1-5) and whether the dispute turned criminal (民转刑)", "mediator (own cases), supervisor, admin", auth = true, query = &[], body = Some("FollowUp"), ok = 200, media = "application/json", response = "CaseEnvelope"), post(follow_up)),
         (endpoint!("POST", "/api/cases/{id}/transition", "Move a case to an allowed next status", "mediator (own cases), supervisor, admin", auth = true, query = &[], body = Some("Transition"), ok = 200, media = "application/json", response = "CaseEnvelope"), post(transition)),
         (endpoint!("POST", "/api/cases/{id}/labels", "Confirm or correct a case's type and risk", "operator, supervisor, admin", auth = true, query = &[], body = Some("Labels"), ok = 200, media = "application/json", response = "CaseEnvelope"), post(label_case)),
         (endpoint!("POST", "/api/cases/{id}/assign", "Give a case to another mediator", "supervisor, admin", auth = true, query = &[], body = Some("Assign"), ok = 200, media = "application/json", response = "CaseEnvelope"), post(assign)),
@@ -301,6 +385,10 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (endpoint!("GET", "/api/alerts", "Hotspot alerts from the nightly batch (kind cell, topic or caller), in the user's region", "supervisor, admin", auth = true, query = &[("day", "string", "YYYY-MM-DD (default: every day, newest first)")], body = None, ok = 200, media = "application/json", response = "Alerts"), get(alerts)),
         (endpoint!("GET", "/api/hotspots/report", "The nightly hotspot report as a self-contained HTML page (a chart per alert, topics, repeat callers), for the user's region", "supervisor, admin", auth = true, query = &[("day", "string", "YYYY-MM-DD (default: the latest run)")], body = None, ok = 200, media = "text/html", response = "Text"), get(hotspot_report)),
         (endpoint!("GET", "/api/mediators", "The roster with open cases per mediator", "operator, supervisor, admin", auth = true, query = &[], body = None, ok = 200, media = "application/json", response = "Mediators"), get(mediators)),
+        (endpoint!("GET", "/api/mediators/evaluation", "Each mediator's figures for a period and the suggested star grade with its reasons (config/stars.toml)", "admin", auth = true, query = &[("period", "string", "2026Q3, 2026-07 or 2026")], body = None, ok = 200, media = "application/json", response = "Evaluation"), get(star_evaluation)),
+        (endpoint!("GET", "/api/mediators/stars", "Star decisions on record (who, when, why), newest first", "operator, supervisor, admin", auth = true, query = &[("mediator", "string", "one mediator's id (default: all)")], body = None, ok = 200, media = "application/json", response = "StarHistory"), get(star_history)),
+        (endpoint!("POST", "/api/mediators/{id}/stars", "Confirm (routing uses it at once) or reject a suggested star grade", "admin", auth = true, query = &[], body = Some("StarDecision"), ok = 200, media = "application/json", response = "StarHistory"), post(decide_stars)),
+        (endpoint!("GET", "/api/subsidies", "Subsidies (以奖代补) per agreed case by star grade and difficulty, per mediator, township and county", "admin", auth = true, query = &[("period", "string", "2026Q3, 2026-07 or 2026"), ("format", "string", "json (default), csv (opens in Excel) or html")], body = None, ok = 200, media = "application/json", response = "Subsidies"), get(subsidies)),
         (endpoint!("PUT", "/api/mediators/{id}", "Add or replace a mediator", "admin", auth = true, query = &[], body = Some("MediatorInput"), ok = 200, media = "application/json", response = "MediatorEnvelope"), put(put_mediator)),
         (endpoint!("DELETE", "/api/mediators/{id}", "Remove a mediator from the roster", "admin", auth = true, query = &[], body = None, ok = 204, media = "application/json", response = "Empty"), delete(delete_mediator)),
         (endpoint!("GET", "/api/routing-rules", "The routing rules in force (TOML)", "admin", auth = true, query = &[], body = None, ok = 200, media = "application/json", response = "Rules"), get(get_rules)),

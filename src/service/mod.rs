@@ -9,6 +9,7 @@
 //! through a [`SearchView`] that sees each commit, so nothing waits on indexing.
 
 pub mod night;
+pub mod rating;
 mod sla;
 mod view;
 
@@ -108,6 +109,11 @@ impl ServiceError {
             ServiceError::Invalid { hint, .. } | ServiceError::Conflict { hint, .. } => hint.clone(),
             ServiceError::Internal(_) => "try again; if it persists, the server log has the details".into(),
         }
+    }
+
+    /// A user error in the input, with a stable code and a hint (for the HTTP layer's own checks).
+    pub fn invalid_input(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> ServiceError {
+        ServiceError::invalid(code, message, hint)
     }
 
     fn invalid(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> ServiceError {
@@ -336,6 +342,7 @@ pub struct Service {
     index: Mutex<SearchIndex>,
     index_wanted: Notify,
     sla: Sla,
+    star_rules: crate::rating::StarRules,
 }
 
 fn days_from_epoch(d: NaiveDate) -> i64 {
@@ -388,7 +395,7 @@ impl Service {
         index.sync(&store).await.map_err(|e| fail("bringing the search index up to date", &e))?;
         let (writer, queue) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(write_cases(store.clone(), queue));
-        Ok(Service { writer, tokens: Default::default(), pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla })
+        Ok(Service { writer, tokens: Default::default(), pipeline: RwLock::new(pipeline), search: index.view(), index: Mutex::new(index), store, index_wanted: Notify::new(), sla, star_rules: crate::rating::StarRules::shipped() })
     }
 
     /// The store (for the CLI and tests).
@@ -987,6 +994,12 @@ impl Service {
             return Err(ServiceError::NotFound(format!("mediator `{id}` is not on the roster")));
         }
         self.reload_roster().await
+    }
+
+    /// Uses these star rules (from `config/stars.toml`) instead of the shipped ones.
+    pub fn with_star_rules(mut self, rules: crate::rating::StarRules) -> Service {
+        self.star_rules = rules;
+        self
     }
 
     async fn reload_roster(&self) -> Result<()> {

@@ -7,9 +7,11 @@
 //! after the commit, and SQLite runs in WAL mode with `synchronous = FULL`, so an acknowledged
 //! case survives a killed process or a power cut. Nothing here knows about HTTP or tantivy.
 
+mod rating;
 mod schema;
 mod work;
 
+pub use rating::{HandledRow, MediatorEvent};
 pub use work::{Alert, AuditEntry, CaseFactRow, DayCount, OPEN, StaffLabel, User};
 
 use std::path::Path;
@@ -50,6 +52,9 @@ pub enum StoreError {
         /// What it may become.
         allowed: String,
     },
+    /// No mediator with this id on the roster.
+    #[error("mediator `{0}` is not on the roster")]
+    NoMediator(String),
     /// A stored value is not what the schema promises (a bug or manual editing).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -562,6 +567,12 @@ impl CaseStore {
 
     /// Moves a case to a new status if the lifecycle allows it, recording who and when.
     pub async fn transition(&self, id: i64, to: Status, actor: &str, note: Option<&str>) -> Result<Case, StoreError> {
+        self.transition_with(id, to, actor, note, None).await
+    }
+
+    /// Moves a case to a new status and, in the same transaction, records `extra` (an event
+    /// kind and its detail) beside the status change: an outcome with its result.
+    pub(crate) async fn transition_with(&self, id: i64, to: Status, actor: &str, note: Option<&str>, extra: Option<(&str, serde_json::Value)>) -> Result<Case, StoreError> {
         let mut tx = self.pool.begin().await?;
         let lock = self.row_lock();
         let from: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT status FROM cases WHERE id = $1{lock}"))).bind(id).fetch_optional(&mut *tx).await?;
@@ -575,6 +586,10 @@ impl CaseStore {
         let detail = serde_json::json!({"from": from, "to": to, "note": note});
         insert_event(&mut tx, id, at, actor, "status", &detail).await?;
         work::insert_audit(&mut tx, at, actor, "transition", Some(id), &detail).await?;
+        if let Some((kind, detail)) = extra {
+            insert_event(&mut tx, id, at, actor, kind, &detail).await?;
+            work::insert_audit(&mut tx, at, actor, kind, Some(id), &detail).await?;
+        }
         insert_change(&mut tx, id, at).await?;
         tx.commit().await?;
         self.case(id).await

@@ -126,4 +126,19 @@ CREATE TABLE settings (
 ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'cell';
 ALTER TABLE alerts ADD COLUMN evidence TEXT NOT NULL DEFAULT 'null';
 "#,
+),
+(
+    4,
+    "mediator ratings: star decisions as mediator events",
+    r#"
+CREATE TABLE mediator_events (
+    id {serial},
+    mediator_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX mediator_events_mediator ON mediator_events (mediator_id, id)
+"#,
 )];

@@ -293,4 +293,75 @@
     $('#user-name').focus();
   });
 
+  // ------------------------------------------------------------------ stars and subsidies
+  /** The quarter before this one, e.g. "2026Q3". */
+  function lastQuarter() {
+    const d = new Date();
+    let q = Math.floor(d.getMonth() / 3), y = d.getFullYear();
+    if (q === 0) { q = 4; y -= 1; }
+    return y + 'Q' + q;
+  }
+  $('#stars-period').value = lastQuarter();
+  const pct = (v) => (v === null || v === undefined) ? '–' : Math.round(v * 100) + '%';
+
+  async function loadStars() {
+    const period = $('#stars-period').value.trim();
+    FQ.showError($('#stars-msg'), null);
+    try {
+      const r = await FQ.busy($('#stars-btn'), () => api('/api/mediators/evaluation?period=' + encodeURIComponent(period)));
+      $('#stars-table').hidden = false;
+      $('#stars-body').innerHTML = r.mediators.map((m) => {
+        const f = m.figures, s = m.suggestion;
+        const change = s.suggested !== s.current;
+        return '<tr data-id="' + esc(m.id) + '" data-stars="' + esc(s.suggested) + '"><td>' + esc(m.name) + ' <span class="muted">' + esc(m.id) + '</span></td>' +
+          '<td>' + esc(f.with_outcome) + '/' + esc(f.cases) + '</td><td>' + esc(f.weighted.toFixed(1)) + '</td><td>' + pct(f.success_rate) + '</td>' +
+          '<td>' + pct(f.written_share) + '</td><td>' + (f.satisfaction === null ? '–' : esc(f.satisfaction.toFixed(1))) + '</td><td>' + pct(f.overdue_share) + '</td>' +
+          '<td>' + (f.criminal.length ? esc(f.criminal.map((i) => '#' + i).join(' ')) : '–') + '</td>' +
+          '<td>' + '★'.repeat(s.current) + ' → <strong>' + '★'.repeat(s.suggested) + '</strong></td>' +
+          '<td class="small">' + esc(s.reasons.join('；')) + '</td>' +
+          '<td>' + (change ? '<button type="button" class="btn btn-small btn-primary" data-decision="confirm">确认</button> <button type="button" class="btn btn-small" data-decision="reject">驳回</button>' : '<span class="muted">不变</span>') + '</td></tr>';
+      }).join('');
+      if (r.unknown_mediators.length) FQ.showOk($('#stars-msg'), esc('名册外调解员的案件未评定：' + r.unknown_mediators.join('、')));
+    } catch (err) {
+      FQ.showError($('#stars-msg'), err);
+    }
+  }
+  $('#stars-btn').addEventListener('click', loadStars);
+  $('#stars-body').addEventListener('click', async (e) => {
+    const b = e.target.closest('button[data-decision]');
+    if (!b) return;
+    const tr = b.closest('tr');
+    const body = { decision: b.dataset.decision, stars: Number(tr.dataset.stars), period: $('#stars-period').value.trim() };
+    try {
+      await FQ.busy(b, () => api('/api/mediators/' + encodeURIComponent(tr.dataset.id) + '/stars', { method: 'POST', body }));
+      FQ.showOk($('#stars-msg'), esc((body.decision === 'confirm' ? '已确认 ' : '已驳回 ') + tr.dataset.id));
+      await loadStars();
+      loadRoster();
+    } catch (err) {
+      FQ.showError($('#stars-msg'), err);
+    }
+  });
+
+  async function openSubsidies(format) {
+    const period = $('#stars-period').value.trim();
+    try {
+      const res = await api('/api/subsidies?period=' + encodeURIComponent(period) + '&format=' + format, { raw: true });
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      if (format === 'csv') {
+        const a = document.createElement('a');
+        a.href = url;
+        a.download = 'fengqiao-subsidies-' + period + '.csv';
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      } else {
+        window.open(url, '_blank');
+      }
+    } catch (err) {
+      FQ.showError($('#stars-msg'), err);
+    }
+  }
+  $('#subsidy-csv-btn').addEventListener('click', () => openSubsidies('csv'));
+  $('#subsidy-html-btn').addEventListener('click', () => openSubsidies('html'));
 })();

@@ -9,7 +9,7 @@
   };
   const EVENT_KINDS = {
     created: '受理登记', assigned: '分派', status: '状态变更', confirmed: '确认标签', corrected: '更正标签',
-    note: '备注', overdue: '超期', reassigned: '改派', unmasked: '查看完整号码', labels: '标签',
+    note: '备注', overdue: '超期', reassigned: '改派', unmasked: '查看完整号码', labels: '标签', outcome: '调解结果', follow_up: '回访',
   };
   const DETAIL_KEYS = {
     from: '原', to: '新', note: '说明', text: '内容', type: '类型', risk: '风险', tier: '层级',
@@ -19,7 +19,9 @@
     escalated_to: '升级至', by: '操作人', actor: '操作人', hours: '小时', overdue_hours: '超期小时',
     from_mediator: '原调解员', to_mediator: '新调解员', previous: '原', field: '标签', probability: '概率',
     predicted: '模型预测', value: '确认为', status_before: '原状态', escalate_to: '提醒', role: '角色',
+    result: '结果', satisfaction: '满意度', criminal: '民转刑',
   };
+  const RESULT_NAMES = { written: '书面协议', oral: '口头协议', failed: '调解失败', escalated: '上报上级' };
   const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
   const m = /\/cases\/([^/?#]+)/.exec(location.pathname);
@@ -255,6 +257,13 @@
         : '<span class="muted">当前状态无可用流转</span>';
     }
 
+    // An outcome ends an open case; a follow-up comes after one.
+    const open = ['assigned', 'in_progress'].includes(c.status);
+    const done = ['resolved', 'failed', 'escalated', 'closed'].includes(c.status);
+    $('#outcome-box').hidden = !(tr && (open || done));
+    $('#outcome-btn').disabled = !open;
+    $('#follow-btn').disabled = !done;
+
     el.labelsBox.hidden = !canLabel();
     el.labelType.innerHTML = FQ.options(withCurrent(FQ.labels.types, c.type), c.type);
     el.labelRisk.innerHTML = FQ.options(FQ.RISK_ORDER.map((x) => ({ code: x, name: FQ.RISK_SHORT[x] })), c.risk);
@@ -306,6 +315,19 @@
     const note = el.transitionNote.value.trim();
     if (note) body.note = note;
     if (await act(b, '/transition', body, '状态已改为：' + FQ.statusName(to))) el.transitionNote.value = '';
+  });
+
+  $('#outcome-btn').addEventListener('click', async (e) => {
+    const body = { result: $('#outcome-result').value };
+    const note = $('#outcome-note').value.trim();
+    if (note) body.note = note;
+    if (await act(e.currentTarget, '/outcome', body, '已记录结果：' + RESULT_NAMES[body.result])) $('#outcome-note').value = '';
+  });
+
+  $('#follow-btn').addEventListener('click', async (e) => {
+    const body = { criminal: $('#follow-criminal').checked };
+    if ($('#follow-satisfaction').value) body.satisfaction = Number($('#follow-satisfaction').value);
+    await act(e.currentTarget, '/follow-up', body, '已记录回访');
   });
 
   el.labelsBtn.addEventListener('click', async () => {
