@@ -268,3 +268,34 @@ fn parallel_batch_gives_the_same_results_and_rotation_as_one_thread() {
         stdout(&one).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["routing"]["mediator"]["id"].to_string()).collect();
     assert!(mediators.len() >= 2, "load spreads over more than one mediator: {mediators:?}");
 }
+
+/// `mediators evaluate` and `mediators subsidies` on a store with no outcomes yet: every
+/// mediator is listed with nothing to rate, the subsidy files are written with a zero total; a
+/// bad period is refused with the forms it takes.
+#[test]
+fn mediator_evaluation_and_subsidies_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let o = run(&["--data-dir", data, "mediators", "evaluate", "--period", "2026Q3", "--json"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["from"], "2026-07-01");
+    assert_eq!(v["to"], "2026-10-01");
+    let mediators = v["mediators"].as_array().unwrap();
+    assert!(!mediators.is_empty(), "the example roster is evaluated");
+    assert!(mediators.iter().all(|m| m["suggestion"]["suggested"] == m["suggestion"]["current"]), "no cases, no change");
+    assert!(stderr(&o).contains("no mediator handled a case"), "{}", stderr(&o));
+    let table = run(&["--data-dir", data, "mediators", "evaluate", "--period", "2026-08"], None);
+    assert!(table.status.success());
+    assert!(stdout(&table).contains("v-fengyuan-1"));
+    let csv = dir.path().join("subsidies.csv");
+    let html = dir.path().join("subsidies.html");
+    let o = run(&["--data-dir", data, "mediators", "subsidies", "--period", "2026", "--csv", csv.to_str().unwrap(), "--html", html.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&csv).unwrap().starts_with("\u{feff}期间"));
+    assert!(std::fs::read_to_string(&html).unwrap().contains("合计 0.00 元"));
+    let bad = run(&["--data-dir", data, "mediators", "evaluate", "--period", "2026Q9"], None);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("2026Q3"), "{}", stderr(&bad));
+}

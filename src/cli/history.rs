@@ -393,6 +393,16 @@ pub async fn history_for(location: &Location, a: &crate::triage::Assessment) -> 
 }
 
 /// `fengqiao mediators import|list`.
+/// The stored roster, or the configured one when none is stored yet (as `serve` would start with).
+async fn stored_or_configured_roster(store: &CaseStore, config_dir: &Path) -> Result<crate::routing::Roster> {
+    let roster = store.roster().await?;
+    if !roster.mediators().is_empty() {
+        return Ok(roster);
+    }
+    eprintln!("no roster is stored yet; using {}", config_dir.join("mediators.toml").display());
+    Ok(crate::config::load_roster(config_dir)?)
+}
+
 pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::MediatorsCommand) -> Result<i32> {
     let store = location.store().await?;
     match cmd {
@@ -410,7 +420,7 @@ pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::Media
         super::MediatorsCommand::Evaluate { period, json } => {
             let rules = crate::config::load_star_rules(config_dir)?;
             let offset = crate::config::load_sla(config_dir)?.utc_offset_hours;
-            let roster = store.roster().await?;
+            let roster = stored_or_configured_roster(&store, config_dir).await?;
             let e = crate::service::rating::evaluate(&store, roster.mediators(), &rules, &period, offset).await.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&e)?);
@@ -446,7 +456,7 @@ pub async fn mediators(location: &Location, config_dir: &Path, cmd: super::Media
         super::MediatorsCommand::Subsidies { period, csv, html } => {
             let rules = crate::config::load_star_rules(config_dir)?;
             let offset = crate::config::load_sla(config_dir)?.utc_offset_hours;
-            let roster = store.roster().await?;
+            let roster = stored_or_configured_roster(&store, config_dir).await?;
             let r = crate::service::rating::subsidies(&store, roster.mediators(), &rules, &period, offset).await.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
             if let Some(path) = &csv {
                 super::write_atomically(path, crate::service::rating::subsidy_csv(&r).as_bytes())?;

@@ -334,7 +334,12 @@ pub fn subsidy(case: &HandledCase, stars: u8, rules: &StarRules) -> f64 {
         Some(Result::Oral) => base * rules.subsidy.oral_factor,
         _ => 0.0,
     };
-    (amount * 100.0).round() / 100.0
+    cents(amount)
+}
+
+/// Rounded to the fen; never negative zero (an empty sum of floats is −0.0).
+pub fn cents(yuan: f64) -> f64 {
+    (yuan * 100.0).round() / 100.0 + 0.0
 }
 
 /// A period such as `2026Q3`, `2026-07` or `2026`: its first day and the day after its last.

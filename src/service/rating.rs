@@ -148,16 +148,16 @@ pub async fn subsidies(store: &CaseStore, roster: &[Mediator], rules: &StarRules
                     (amount > 0.0).then(|| PaidCase { id: c.id, region: c.region.clone(), result: c.result.map(|x| x.code()).unwrap_or_default().to_string(), risk: c.risk.code().to_string(), tier: c.tier.code().to_string(), amount })
                 })
                 .collect();
-            let total = (cases.iter().map(|c| c.amount).sum::<f64>() * 100.0).round() / 100.0;
+            let total = rating::cents(cases.iter().map(|c| c.amount).sum::<f64>());
             MediatorSubsidy { id: m.id.clone(), name: m.name.clone(), region: m.region.to_string(), stars: m.stars, cases, total }
         })
         .collect();
     mediators.sort_by(|a, b| a.region.cmp(&b.region).then(a.id.cmp(&b.id)));
     let paid = || mediators.iter().flat_map(|m| m.cases.iter().map(|c| (c.region.as_str(), c.amount)));
-    let round = |m: std::collections::BTreeMap<String, f64>| m.into_iter().map(|(k, v)| (k, (v * 100.0).round() / 100.0)).collect();
+    let round = |m: std::collections::BTreeMap<String, f64>| m.into_iter().map(|(k, v)| (k, rating::cents(v))).collect();
     let by_township = round(rating::totals_by_region(paid(), 4));
     let by_county = round(rating::totals_by_region(paid(), 3));
-    let total = (paid().map(|(_, a)| a).sum::<f64>() * 100.0).round() / 100.0;
+    let total = rating::cents(paid().map(|(_, a)| a).sum::<f64>());
     Ok(SubsidyReport { period: period.trim().to_string(), mediators, by_township, by_county, total })
 }
 
