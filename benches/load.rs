@@ -15,6 +15,8 @@
 //! The server gets its own two-thread runtime; the clients share one more thread, all on the same
 //! 2-core machine, so client work competes with the server as it would not in production.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,21 +48,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn corpus_texts(root: &Path) -> Vec<String> {
-    let mut texts = Vec::new();
-    for dir in ["corpora/disputes", "corpora/letters"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in files {
-            for line in std::fs::read_to_string(&f).unwrap().lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    if let Some(t) = v["text"].as_str() {
-                        texts.push(t.to_string());
-                    }
-                }
-            }
-        }
-    }
-    texts
+    common::corpus(root).into_iter().map(|(text, _)| text).collect()
 }
 
 const REGIONS: [&str; 6] = [

@@ -8,6 +8,8 @@
 //!
 //! `cargo bench --bench night` (N=… overrides the size).
 
+mod common;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -19,23 +21,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn corpus(root: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for dir in ["corpora/disputes", "corpora/letters"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in files {
-            for line in std::fs::read_to_string(&f).unwrap().lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    if let (Some(t), Some(k)) = (v["text"].as_str(), v["type"].as_str()) {
-                        out.push((t.to_string(), k.to_string()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
 
 /// A small deterministic generator (no dependency for a bench).
 struct Lcg(u64);
@@ -57,7 +42,7 @@ fn main() {
     let n: usize = env_or("N", if bench { 1_000_000 } else { 20_000 });
     let days: i64 = 3 * 365;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let texts = corpus(root);
+    let texts: Vec<(String, String)> = common::corpus(root).into_iter().filter(|(_, t)| !t.is_empty()).collect();
     assert!(!texts.is_empty(), "the corpus is part of the repository");
     let calendar = fengqiao::config::load_calendar(&root.join("config")).unwrap();
     let villages: Vec<String> = (0..480)

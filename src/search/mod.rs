@@ -507,7 +507,7 @@ impl SearchView {
             let received = d.get_first(f.received).and_then(|v| v.as_i64()).unwrap_or_default();
             let mut snippet = snippets.snippet_from_doc(&d).to_html();
             if snippet.is_empty() {
-                snippet = escape_html(&text_of(f.text).chars().take(120).collect::<String>());
+                snippet = crate::text::escape_html(&text_of(f.text).chars().take(120).collect::<String>());
             }
             hits.push(Hit {
                 id: d.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default() as i64,
@@ -523,18 +523,3 @@ impl SearchView {
     }
 }
 
-/// Escapes text for HTML, as tantivy escapes the text around highlighted words.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}

@@ -183,7 +183,7 @@ pub fn subsidy_csv(r: &SubsidyReport) -> String {
 
 /// The subsidy report as a self-contained HTML page.
 pub fn subsidy_html(r: &SubsidyReport) -> String {
-    let e = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let e = crate::text::escape_html;
     let mut s = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>以奖代补 {p}</title><style>body{{font-family:system-ui,\"Microsoft YaHei\",sans-serif;margin:2em auto;max-width:900px}}td,th{{border-bottom:1px solid #ddd;padding:.2em .5em;text-align:left}}td.n{{text-align:right}}table{{border-collapse:collapse;margin-bottom:1.5em}}</style></head><body><h1>人民调解以奖代补 · {p}</h1><p>合计 {t:.2} 元</p>",
         p = e(&r.period),

@@ -23,6 +23,22 @@ pub fn mask_all(text: &str) -> String {
     mask(text, &find_personal_data(text))
 }
 
+/// Escapes text for HTML (the search snippets and the self-contained reports).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The longest text, in characters, that the pipeline accepts. Real complaints run to a few
 /// thousand characters; anything longer is almost always a pasted document or a mistake.
 pub const MAX_TEXT_CHARS: usize = 20_000;
