@@ -115,6 +115,7 @@ fn main() {
             tier: Tier::Village,
             mediator_id: None,
             due_at: None,
+            other_regions: Vec::new(),
         });
         if batch.len() == 5000 {
             rt.block_on(store.create_cases(&batch, "bench")).unwrap();

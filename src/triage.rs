@@ -27,6 +27,10 @@ pub struct TriageRequest {
     /// The address of the dispute, if taken.
     #[serde(default)]
     pub address: Option<String>,
+    /// Further regions the dispute spans (跨区域): two villages of different townships, a
+    /// worker from one county on a site in another.
+    #[serde(default)]
+    pub other_regions: Vec<String>,
 }
 
 /// Why a request cannot be triaged.
@@ -98,6 +102,8 @@ pub struct Assessment {
     pub people: Option<u32>,
     /// The region given with the request.
     pub region: Option<String>,
+    /// Further regions the dispute spans, validated and without the first one.
+    pub other_regions: Vec<String>,
     /// The caller's phone number, digits only (history is looked up with it; it is masked for
     /// roles that may not see it).
     pub caller_phone: Option<String>,
@@ -254,12 +260,21 @@ impl Pipeline {
     /// Routes an assessed complaint against the roster as it stands.
     pub fn route(&self, assessment: Assessment) -> Triage {
         let region = assessment.region.as_deref().and_then(|r| RegionPath::parse(r).ok());
+        // A dispute spanning regions is routed at their deepest common ancestor, by its tier.
+        let common = region.as_ref().map(|first| {
+            assessment.other_regions.iter().filter_map(|r| RegionPath::parse(r).ok()).fold(Some(first.clone()), |acc, r| acc.and_then(|a| a.common_ancestor(&r)))
+        });
+        let (region, coordinating) = match common {
+            Some(c) if !assessment.other_regions.is_empty() => (c.clone(), Some(c.map_or(crate::labels::Tier::County, |c| c.coordinating_tier()))),
+            _ => (region, None),
+        };
         let routing = self.routing.route(
             &CaseFacts {
                 dispute_type: &assessment.dispute_type.label,
                 risk: assessment.risk.level,
                 region: region.as_ref(),
                 people: assessment.people,
+                coordinating,
             },
             &self.roster,
         );
@@ -290,6 +305,16 @@ impl Pipeline {
     pub fn assess(&self, req: &TriageRequest) -> Result<Assessment, TriageError> {
         text::validate(&req.text)?;
         let region = req.region.as_deref().filter(|r| !r.trim().is_empty()).map(RegionPath::parse).transpose()?;
+        let mut other_regions: Vec<String> = Vec::new();
+        for r in req.other_regions.iter().filter(|r| !r.trim().is_empty()) {
+            let r = RegionPath::parse(r)?.to_string();
+            if Some(&r) != region.as_ref().map(|x| x.to_string()).as_ref() && !other_regions.contains(&r) {
+                other_regions.push(r);
+            }
+        }
+        if region.is_none() && !other_regions.is_empty() {
+            return Err(TriageError::Region(crate::routing::RegionError::Empty));
+        }
         let caller_phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => Some(normalize_phone(p).ok_or_else(|| TriageError::Phone(p.to_string()))?),
             None => None,
@@ -345,6 +370,7 @@ impl Pipeline {
             dispute_type,
             people,
             region: region.map(|r| r.to_string()),
+            other_regions,
             caller_phone,
             address: req.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string),
             related: Vec::new(),

@@ -765,3 +765,33 @@ async fn outcomes_become_star_suggestions_that_an_admin_confirms_and_subsidies()
     let csv = String::from_utf8(body).unwrap();
     assert!(csv.starts_with('\u{feff}') && csv.contains("总计") && csv.contains(&ids[0].to_string()), "{csv}");
 }
+
+/// A dispute between villages of two townships: routed to the county (their common ancestor's
+/// tier), both regions' mediators told in the timeline, and the case found by a supervisor of
+/// either township.
+#[tokio::test]
+async fn a_cross_region_case_is_coordinated_above_both_regions_and_found_under_each() {
+    let app = app().await;
+    let admin = app.user("admin", "admin", None, None).await;
+    let diankou = app.user("店口督办", "supervisor", Some("浙江省/绍兴市/诸暨市/店口镇"), None).await;
+    let text = "枫源村和湄池村交界处的山林边界一直有争议，两村村民为砍树的事吵了好几次，昨天差点动手";
+    let (status, v) = app.call("POST", "/api/cases", Some(&admin), Some(json!({"text": text, "region": FENGYUAN, "other_regions": [DIANKOU_VILLAGE], "type": "land", "risk": "yellow"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = v["case"]["id"].as_i64().unwrap();
+    assert_eq!(v["triage"]["routing"]["tier"], "county", "two townships: coordinated by the county: {v}");
+    assert!(v["triage"]["routing"]["reasons"].to_string().contains("跨区域"), "{v}");
+    let (_, d) = app.call("GET", &format!("/api/cases/{id}"), Some(&admin), None).await;
+    let ev = d["events"].as_array().unwrap().iter().find(|e| e["kind"] == "cross_region").expect("the regions are told");
+    let regions: Vec<&str> = ev["detail"]["regions"].as_array().unwrap().iter().map(|r| r["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, [FENGYUAN, DIANKOU_VILLAGE]);
+    assert!(!ev["detail"]["regions"][0]["mediators"].as_array().unwrap().is_empty(), "the example roster has 枫源村 mediators: {ev}");
+    // The other township's supervisor reaches it by id and finds it in search.
+    let (status, _) = app.call("GET", &format!("/api/cases/{id}"), Some(&diankou), None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.service.sync_index().await.unwrap();
+    let (_, found) = app.call("GET", "/api/search?q=%E5%B1%B1%E6%9E%97", Some(&diankou), None).await;
+    assert_eq!(found["total"], 1, "{found}");
+    // A bad second region is refused and nothing is stored.
+    let (status, v) = app.call("POST", "/api/cases", Some(&admin), Some(json!({"text": text, "region": FENGYUAN, "other_regions": ["浙江省//店口镇"]}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}

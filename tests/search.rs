@@ -27,6 +27,7 @@ fn case(day: u32, region: &str, ty: &str, risk: RiskLevel, text: &str) -> NewCas
         tier: Tier::Village,
         mediator_id: Some("v-1".into()),
         due_at: None,
+        other_regions: Vec::new(),
     }
 }
 

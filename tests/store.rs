@@ -51,6 +51,7 @@ fn case(external: Option<&str>, text: &str, phone: Option<&str>) -> NewCase {
         tier: Tier::Township,
         mediator_id: None,
         due_at: None,
+        other_regions: Vec::new(),
     }
 }
 

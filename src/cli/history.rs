@@ -201,6 +201,7 @@ fn row_to_case(pipeline: &Pipeline, row: &Row, file_key: &str) -> Result<NewCase
         region: first(row, &["region"]).map(str::to_string),
         phone: first(row, &["phone"]).map(str::to_string),
         address: first(row, &["address"]).map(str::to_string),
+        other_regions: first(row, &["other_regions"]).map(|r| r.split([';', '；']).map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
     };
     let triage = pipeline.assess(&req).map_err(|e| e.to_string())?;
     let triage = pipeline.route(triage);

@@ -163,6 +163,10 @@ pub struct TriageArgs {
     /// Region path of the dispute, e.g. 浙江省/绍兴市/诸暨市/枫桥镇/枫源村.
     #[arg(long)]
     pub region: Option<String>,
+    /// A further region the dispute spans (repeat for each); routed at the regions' common
+    /// ancestor.
+    #[arg(long = "other-region", value_name = "REGION")]
+    pub other_region: Vec<String>,
     /// The caller's phone number (earlier calls from it are looked up in the case store).
     #[arg(long)]
     pub phone: Option<String>,
@@ -267,7 +271,7 @@ fn triage(config_dir: &Path, models_dir: &Path, location: &history::Location, ar
         None => read_stdin()?,
     };
     let mut pipeline = load_pipeline(config_dir, models_dir)?;
-    let req = TriageRequest { text, region: args.region, phone: args.phone, address: args.address };
+    let req = TriageRequest { text, region: args.region, phone: args.phone, address: args.address, other_regions: args.other_region };
     let mut assessment = pipeline.assess(&req)?;
     // With a case store at hand, earlier cases from the same caller or address, and repeats in
     // the region, are shown and can raise the risk; routing reads the stored roster.

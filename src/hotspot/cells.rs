@@ -16,6 +16,9 @@ pub struct CaseFact {
     pub day: i64,
     /// Region path, `/`-separated, outermost first.
     pub region: String,
+    /// Further regions of a cross-region case: it counts once in each region and once in
+    /// every ancestor, however many of its regions lie below that ancestor.
+    pub other_regions: Vec<String>,
     /// Effective dispute type.
     pub dispute_type: String,
     /// Caller's phone (digits), if known.
@@ -87,22 +90,32 @@ fn levels(region: &str) -> Vec<String> {
 /// repeats, are not counted. Days with no cases are zeros, so an intake outage is visible as one.
 pub fn count(facts: &[CaseFact], first_day: i64, days: usize) -> Counts {
     use std::collections::HashMap;
-    // Each distinct (region, type) maps once to the indexes of its cells: a million cases come
-    // from a few thousand such pairs, and building cell keys per case was most of the run.
+    // Each distinct (regions, type) maps once to the indexes of its cells: a million cases come
+    // from a few thousand such keys, and building cell keys per case was most of the run.
     let mut cells: Vec<Cell> = Vec::new();
     let mut cell_index: HashMap<Cell, u32> = HashMap::new();
-    let mut pairs: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+    let mut keys: HashMap<(&str, &[String], &str), usize> = HashMap::new();
+    let mut lists: Vec<Vec<u32>> = Vec::new();
     let mut cases: Vec<Vec<u32>> = Vec::new();
-    let mut counted: Vec<(&str, usize, &[u32])> = Vec::new();
-    let mut anonymous: Vec<(usize, &[u32])> = Vec::new();
-    for f in facts {
+    let mut counted: Vec<(usize, usize)> = Vec::new();
+    for (k, f) in facts.iter().enumerate() {
         if f.repeat || f.day < first_day || f.day >= first_day + days as i64 {
             continue;
         }
         let i = (f.day - first_day) as usize;
-        let ids = pairs.entry((f.region.as_str(), f.dispute_type.as_str())).or_insert_with(|| {
+        let list = *keys.entry((f.region.as_str(), f.other_regions.as_slice(), f.dispute_type.as_str())).or_insert_with(|| {
+            // Every level of every region, each once: a case in two villages of one township
+            // counts once in the township.
+            let mut regions: Vec<String> = levels(&f.region);
+            for other in &f.other_regions {
+                for r in levels(other) {
+                    if !regions.contains(&r) {
+                        regions.push(r);
+                    }
+                }
+            }
             let mut ids = Vec::new();
-            for region in levels(&f.region) {
+            for region in regions {
                 for dispute_type in [Some(f.dispute_type.clone()), None] {
                     let cell = Cell { region: region.clone(), dispute_type };
                     let id = *cell_index.entry(cell.clone()).or_insert_with(|| {
@@ -113,37 +126,36 @@ pub fn count(facts: &[CaseFact], first_day: i64, days: usize) -> Counts {
                     ids.push(id);
                 }
             }
-            ids
+            lists.push(ids);
+            lists.len() - 1
         });
-        for &id in ids.iter() {
+        for &id in &lists[list] {
             cases[id as usize][i] += 1;
         }
+        counted.push((k, list));
     }
     // Distinct callers per cell and day: each caller's cases of a day, over the union of their
     // cells; a case without a phone is a caller of its own.
-    for f in facts {
-        if f.repeat || f.day < first_day || f.day >= first_day + days as i64 {
-            continue;
-        }
-        let i = (f.day - first_day) as usize;
-        let ids = pairs[&(f.region.as_str(), f.dispute_type.as_str())].as_slice();
-        match &f.caller {
-            Some(c) => counted.push((c.as_str(), i, ids)),
-            None => anonymous.push((i, ids)),
-        }
-    }
     let mut callers: Vec<Vec<u32>> = vec![vec![0; days]; cells.len()];
-    for (i, ids) in anonymous {
-        for &id in ids {
-            callers[id as usize][i] += 1;
+    let mut by_caller: Vec<(&str, usize, usize)> = Vec::new();
+    for &(k, list) in &counted {
+        let f = &facts[k];
+        let i = (f.day - first_day) as usize;
+        match &f.caller {
+            Some(c) => by_caller.push((c.as_str(), i, list)),
+            None => {
+                for &id in &lists[list] {
+                    callers[id as usize][i] += 1;
+                }
+            }
         }
     }
-    counted.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    by_caller.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     let mut union: Vec<u32> = Vec::new();
-    for group in counted.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+    for group in by_caller.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         union.clear();
-        for (_, _, ids) in group {
-            union.extend_from_slice(ids);
+        for (_, _, list) in group {
+            union.extend_from_slice(&lists[*list]);
         }
         union.sort_unstable();
         union.dedup();
@@ -160,7 +172,7 @@ mod tests {
     use super::*;
 
     fn fact(day: i64, region: &str, t: &str, caller: Option<&str>) -> CaseFact {
-        CaseFact { day, region: region.into(), dispute_type: t.into(), caller: caller.map(str::to_string), repeat: false }
+        CaseFact { day, region: region.into(), other_regions: Vec::new(), dispute_type: t.into(), caller: caller.map(str::to_string), repeat: false }
     }
 
     const VILLAGE: &str = "浙江省/绍兴市/诸暨市/枫桥镇/枫源村";
@@ -207,5 +219,19 @@ mod tests {
         assert_eq!(c.cells.len(), 4);
         assert!(c.cells.contains_key(&Cell { region: "浙江省/杭州市".into(), dispute_type: None }));
         assert!(count(&[], 0, 5).cells.is_empty());
+    }
+
+    #[test]
+    fn a_cross_region_case_counts_once_in_each_region_and_once_above_them() {
+        let mut f = fact(0, VILLAGE, "land", Some("138"));
+        f.other_regions = vec!["浙江省/绍兴市/诸暨市/枫桥镇/湄池村".into(), "浙江省/绍兴市/诸暨市/店口镇/姚江村".into()];
+        let c = count(&[f], 0, 1);
+        let get = |region: &str| c.cells[&Cell { region: region.into(), dispute_type: Some("land".into()) }].cases[0];
+        assert_eq!(get(VILLAGE), 1);
+        assert_eq!(get("浙江省/绍兴市/诸暨市/枫桥镇/湄池村"), 1);
+        assert_eq!(get("浙江省/绍兴市/诸暨市/店口镇/姚江村"), 1);
+        assert_eq!(get("浙江省/绍兴市/诸暨市/枫桥镇"), 1, "two of its villages, one case");
+        assert_eq!(get("浙江省/绍兴市/诸暨市"), 1);
+        assert_eq!(c.cells[&Cell { region: "浙江省".into(), dispute_type: None }].callers[0], 1);
     }
 }

@@ -295,12 +295,12 @@ mod tests {
                 let n = 1 + (state >> 62) as usize;
                 for k in 0..n {
                     let region = format!("浙江省/绍兴市/诸暨市/枫桥镇/{village}");
-                    f.push(CaseFact { day, region, dispute_type: "neighbor".into(), caller: Some(format!("{day}-{village}-{k}")), repeat: false });
+                    f.push(CaseFact { day, region, other_regions: Vec::new(), dispute_type: "neighbor".into(), caller: Some(format!("{day}-{village}-{k}")), repeat: false });
                 }
             }
         }
         for k in 0..burst {
-            f.push(CaseFact { day: 799, region: "浙江省/绍兴市/诸暨市/枫桥镇/枫源村".into(), dispute_type: "labor".into(), caller: Some(format!("burst-{k}")), repeat: false });
+            f.push(CaseFact { day: 799, region: "浙江省/绍兴市/诸暨市/枫桥镇/枫源村".into(), other_regions: Vec::new(), dispute_type: "labor".into(), caller: Some(format!("burst-{k}")), repeat: false });
         }
         f
     }
@@ -334,7 +334,7 @@ mod tests {
             for village in ["枫源村", "湄池村"] {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 for k in 0..n(day, state >> 62) {
-                    f.push(CaseFact { day, region: path(day, village), dispute_type: "neighbor".into(), caller: Some(format!("{day}-{village}-{k}")), repeat: false });
+                    f.push(CaseFact { day, region: path(day, village), other_regions: Vec::new(), dispute_type: "neighbor".into(), caller: Some(format!("{day}-{village}-{k}")), repeat: false });
                 }
             }
         }

@@ -26,7 +26,8 @@ fn schemas() -> Value {
     json!({
         "TriageRequest": object(&["text"], json!({
             "text": {"type": "string", "description": "the complaint as pasted, at most 20,000 characters"},
-            "region": nullable_string(), "phone": nullable_string(), "address": nullable_string()
+            "region": nullable_string(), "phone": nullable_string(), "address": nullable_string(),
+            "other_regions": {"type": "array", "items": string(), "description": "further regions a cross-region dispute spans"}
         })),
         "CreateCase": object(&["text"], json!({
             "text": string(), "region": nullable_string(), "phone": nullable_string(), "address": nullable_string(),
@@ -34,7 +35,8 @@ fn schemas() -> Value {
             "channel": {"type": ["string", "null"], "enum": ["hotline", "web", "wechat", "walk_in", "grid", "import", null]},
             "type": {"type": ["string", "null"], "description": "confirmed or corrected dispute type code"},
             "risk": risk.clone(),
-            "external_id": nullable_string()
+            "external_id": nullable_string(),
+            "other_regions": {"type": "array", "items": string(), "description": "further regions a cross-region dispute spans"}
         })),
         "Transition": object(&["to"], json!({"to": {"type": "string", "enum": ["new", "assigned", "in_progress", "resolved", "failed", "escalated", "closed"]}, "note": nullable_string()})),
         "Labels": object(&[], json!({"type": nullable_string(), "risk": risk})),

@@ -78,6 +78,9 @@ pub struct CaseFacts<'a> {
     pub region: Option<&'a RegionPath>,
     /// How many people are involved, if the text says.
     pub people: Option<u32>,
+    /// For a dispute that spans regions: the tier of their deepest common ancestor, which
+    /// coordinates it (the case's `region` is then that ancestor).
+    pub coordinating: Option<Tier>,
 }
 
 /// The chosen mediator.
@@ -161,6 +164,14 @@ impl RoutingRules {
                 reasons.push(f.reason.clone());
             }
         }
+        if let Some(t) = case.coordinating {
+            if t > tier {
+                tier = t;
+                reasons.push(format!("跨区域纠纷（跨区域协同化解），由共同上级{}协调", tier.chinese()));
+            } else {
+                reasons.push("跨区域纠纷，各地区调解力量在案件记录中知会".to_string());
+            }
+        }
         (tier, specialty, reasons)
     }
 
@@ -201,7 +212,7 @@ mod tests {
     }
 
     fn facts<'a>(t: &'a str, risk: RiskLevel, region: Option<&'a RegionPath>, people: Option<u32>) -> CaseFacts<'a> {
-        CaseFacts { dispute_type: t, risk, region, people }
+        CaseFacts { dispute_type: t, risk, region, people, coordinating: None }
     }
 
     #[test]

@@ -48,6 +48,24 @@ impl RegionPath {
     pub fn segments(&self) -> &[String] {
         &self.0
     }
+
+    /// The deepest region containing both (`None` when they share not even the outermost
+    /// level).
+    pub fn common_ancestor(&self, other: &RegionPath) -> Option<RegionPath> {
+        let n = self.0.iter().zip(&other.0).take_while(|(a, b)| a == b).count();
+        (n > 0).then(|| RegionPath(self.0[..n].to_vec()))
+    }
+
+    /// The tier that coordinates a dispute spanning regions whose deepest common ancestor is
+    /// this one: a village (five levels: province/city/county/township/village) handles its own,
+    /// a township its villages' disputes, anything wider goes to the county.
+    pub fn coordinating_tier(&self) -> crate::labels::Tier {
+        match self.0.len() {
+            5.. => crate::labels::Tier::Village,
+            4 => crate::labels::Tier::Township,
+            _ => crate::labels::Tier::County,
+        }
+    }
 }
 
 impl fmt::Display for RegionPath {
@@ -79,6 +97,17 @@ impl<'de> Deserialize<'de> for RegionPath {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_common_ancestor_decides_who_coordinates() {
+        let p = |s: &str| RegionPath::parse(s).unwrap();
+        let a = p("浙江省/绍兴市/诸暨市/枫桥镇/枫源村");
+        assert_eq!(a.common_ancestor(&p("浙江省/绍兴市/诸暨市/枫桥镇/湄池村")), Some(p("浙江省/绍兴市/诸暨市/枫桥镇")));
+        assert_eq!(a.common_ancestor(&a).unwrap().coordinating_tier(), crate::labels::Tier::Village);
+        assert_eq!(p("浙江省/绍兴市/诸暨市/枫桥镇").coordinating_tier(), crate::labels::Tier::Township);
+        assert_eq!(a.common_ancestor(&p("浙江省/杭州市/萧山区")).unwrap().coordinating_tier(), crate::labels::Tier::County);
+        assert_eq!(a.common_ancestor(&p("江苏省/南京市")), None);
+    }
+
     use super::*;
 
     #[test]

@@ -191,7 +191,7 @@ mod tests {
     }
 
     fn case<'a>(t: &'a str, risk: RiskLevel, region: &'a RegionPath) -> CaseFacts<'a> {
-        CaseFacts { dispute_type: t, risk, region: Some(region), people: None }
+        CaseFacts { dispute_type: t, risk, region: Some(region), people: None, coordinating: None }
     }
 
     #[test]

@@ -230,6 +230,10 @@ impl SearchIndex {
             f.risk_facet => leaf(risk.code()),
             f.status_facet => leaf(c.status.code()),
         );
+        // A cross-region case is found under each of its regions.
+        for other in &c.fields.other_regions {
+            d.add_facet(f.region_facet, region_facet(other));
+        }
         if !region.is_empty() {
             d.add_facet(f.region_facet, region_facet(&region));
         }

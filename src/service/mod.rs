@@ -190,6 +190,10 @@ pub struct CreateCase {
     /// Id in another system; creating the same id twice stores one case.
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Further regions the dispute spans (跨区域): routed at the regions' common ancestor, the
+    /// mediators of each region told in the timeline, found under each region in search.
+    #[serde(default)]
+    pub other_regions: Vec<String>,
 }
 
 /// The channels a case can come in by.
@@ -373,6 +377,7 @@ pub fn new_case(t: &Triage, text: &str, external_id: Option<String>, received_at
         tier: t.routing.tier,
         mediator_id: t.routing.mediator.as_ref().map(|m| m.id.clone()),
         due_at: None,
+        other_regions: a.other_regions.clone(),
     }
 }
 
@@ -524,7 +529,8 @@ impl Service {
     /// existence does not leak.
     async fn reachable_case(&self, p: &Principal, id: i64) -> Result<Case> {
         let c = self.store.case(id).await?;
-        if !p.reaches(c.fields.region.as_deref(), c.fields.mediator_id.as_deref()) {
+        let in_any = std::iter::once(c.fields.region.as_deref()).chain(c.fields.other_regions.iter().map(|r| Some(r.as_str()))).any(|r| p.reaches(r, c.fields.mediator_id.as_deref()));
+        if !in_any {
             return Err(ServiceError::NotFound(format!("case {id} does not exist")));
         }
         Ok(c)
@@ -623,7 +629,7 @@ impl Service {
             .map(|r| r.parse::<RiskLevel>().map_err(|e| ServiceError::invalid("unknown_label", e.to_string(), "use blue, yellow, orange or red")))
             .transpose()?;
         let text = input.text.clone();
-        let req = self.scoped_request(p, TriageRequest { text: input.text, region: input.region, phone: input.phone, address: input.address })?;
+        let req = self.scoped_request(p, TriageRequest { text: input.text, region: input.region, phone: input.phone, address: input.address, other_regions: input.other_regions })?;
         let mut a = self.assess(p, req).await?;
         let (model_type, model_risk) = (a.dispute_type.label.clone(), a.risk.level);
         // The operator's call routes the case: a correction to red must reach the emergency tier.
@@ -677,6 +683,21 @@ impl Service {
                     hint: "use another external id, or leave it out".into(),
                 });
             }
+        }
+        if matches!(created, Created::New(_)) && !triage.assessment.other_regions.is_empty() {
+            // Each region's own mediators are told in the timeline (跨区域协同化解).
+            let roster = self.pipeline().roster().mediators().to_vec();
+            let mut regions = vec![triage.assessment.region.clone().unwrap_or_default()];
+            regions.extend(triage.assessment.other_regions.iter().cloned());
+            let notified: Vec<serde_json::Value> = regions
+                .iter()
+                .map(|r| {
+                    let path = RegionPath::parse(r).ok();
+                    let here: Vec<String> = roster.iter().filter(|m| path.as_ref().is_some_and(|p| m.region.contains(p)) && m.tier <= Tier::Township).map(|m| format!("{}（{}）", m.name, m.id)).collect();
+                    serde_json::json!({"region": r, "mediators": here})
+                })
+                .collect();
+            self.store.add_event(id, "cross_region", &serde_json::json!({"coordinated_by": triage.routing.tier, "regions": notified}), &p.name).await?;
         }
         self.index_wanted.notify_one();
         let stored = self.store.case(id).await?;

@@ -109,7 +109,7 @@ pub async fn run(store: &CaseStore, options: &NightOptions) -> Result<NightRepor
             let d = local_day(r.received_at);
             let region = r.region.as_deref().map(str::trim).filter(|s| !s.is_empty());
             match region {
-                Some(region) => facts.push(CaseFact { day: d, region: region.to_string(), dispute_type: r.dispute_type.clone(), caller: r.caller.clone(), repeat }),
+                Some(region) => facts.push(CaseFact { day: d, region: region.to_string(), other_regions: r.other_regions.clone(), dispute_type: r.dispute_type.clone(), caller: r.caller.clone(), repeat }),
                 None => without_region += 1,
             }
             if d >= topic_from && !repeat {

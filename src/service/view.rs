@@ -76,6 +76,8 @@ pub struct CaseView {
     pub caller_phone: Option<String>,
     /// Region.
     pub region: Option<String>,
+    /// Further regions of a cross-region dispute.
+    pub other_regions: Vec<String>,
     /// Address.
     pub address: Option<String>,
     /// The complaint (phone and ID numbers masked unless shown in full).
@@ -151,6 +153,7 @@ impl CaseView {
             caller_name: f.caller_name.as_deref().map(|n| if unmasked { n.to_string() } else { mask_name(n) }),
             caller_phone: f.caller_phone.as_deref().map(|p| if unmasked { p.to_string() } else { mask_phone(p) }),
             region: f.region.clone(),
+            other_regions: f.other_regions.clone(),
             address: f.address.clone(),
             text: if unmasked { f.text.clone() } else { mask_all(&f.text) },
             dispute_type: c.effective_type().to_string(),

@@ -172,6 +172,9 @@ pub struct NewCase {
     pub tier: Tier,
     /// Assigned mediator, if any (the case starts `assigned` then).
     pub mediator_id: Option<String>,
+    /// Further regions a cross-region dispute spans (the case is found under each).
+    #[serde(default)]
+    pub other_regions: Vec<String>,
     /// When it is due.
     pub due_at: Option<DateTime<Utc>>,
 }
@@ -259,7 +262,7 @@ macro_rules! insert_columns {
     () => {
         "external_id, received_at, channel, caller_name, caller_phone, region, address, text, predicted_type, \
          predicted_type_prob, predicted_risk, risk_probs, reasons, confirmed_type, confirmed_risk, model_version, tier, \
-         mediator_id, status, due_at, updated_at"
+         mediator_id, status, due_at, updated_at, other_regions"
     };
 }
 const INSERT_COLUMNS: &str = insert_columns!();
@@ -294,6 +297,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case, StoreError> {
             tier: row.try_get::<String, _>("tier")?.parse().map_err(corrupt)?,
             mediator_id: row.try_get("mediator_id")?,
             due_at: row.try_get::<Option<i64>, _>("due_at")?.map(from_millis),
+            other_regions: serde_json::from_str(&row.try_get::<String, _>("other_regions")?).map_err(corrupt)?,
         },
         status: row.try_get::<String, _>("status")?.parse().map_err(corrupt)?,
         updated_at: from_millis(row.try_get("updated_at")?),
@@ -440,7 +444,8 @@ impl CaseStore {
                     .bind(c.mediator_id.clone())
                     .bind(status.code())
                     .bind(c.due_at.map(millis))
-                    .bind(at);
+                    .bind(at)
+                    .bind(serde_json::to_string(&c.other_regions).expect("strings serialise"));
             }
             let returned = query.fetch_all(&mut *tx).await?;
             // Keyed rows are matched by external id; rows without one cannot conflict and come

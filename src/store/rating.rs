@@ -67,6 +67,17 @@ impl CaseStore {
         self.case(id).await
     }
 
+    /// Adds an event to a case's timeline (and the audit log), e.g. the regions told of a
+    /// cross-region case.
+    pub async fn add_event(&self, id: i64, kind: &str, detail: &serde_json::Value, actor: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let at = millis(now());
+        insert_event(&mut tx, id, at, actor, kind, detail).await?;
+        work::insert_audit(&mut tx, at, actor, kind, Some(id), detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Cases received in `[from, to)` that a mediator handled, with their latest outcome,
     /// satisfaction and criminal flag, ordered by mediator and id.
     pub async fn handled_cases(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<HandledRow>, StoreError> {

@@ -129,8 +129,9 @@ ALTER TABLE alerts ADD COLUMN evidence TEXT NOT NULL DEFAULT 'null';
 ),
 (
     4,
-    "mediator ratings: star decisions as mediator events",
+    "mediator ratings: star decisions as mediator events; cross-region cases",
     r#"
+ALTER TABLE cases ADD COLUMN other_regions TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE mediator_events (
     id {serial},
     mediator_id TEXT NOT NULL,

@@ -119,6 +119,8 @@ pub struct CaseFactRow {
     pub received_at: i64,
     /// Region path.
     pub region: Option<String>,
+    /// Further regions of a cross-region case.
+    pub other_regions: Vec<String>,
     /// Effective dispute type (confirmed, else predicted).
     pub dispute_type: String,
     /// Caller phone.
@@ -473,7 +475,7 @@ impl CaseStore {
     /// (the repeat check) and for cases received at or after `texts_from` (emerging topics).
     pub async fn case_facts(&self, from: DateTime<Utc>, texts_from: DateTime<Utc>) -> Result<Vec<CaseFactRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, received_at, region, COALESCE(confirmed_type, predicted_type) AS t, caller_phone, \
+            "SELECT id, received_at, region, other_regions, COALESCE(confirmed_type, predicted_type) AS t, caller_phone, \
              CASE WHEN caller_phone IN (SELECT caller_phone FROM cases WHERE received_at >= $1 AND caller_phone IS NOT NULL GROUP BY caller_phone HAVING COUNT(*) > 1) \
              OR received_at >= $2 THEN text ELSE NULL END AS text FROM cases WHERE received_at >= $1 ORDER BY caller_phone, received_at, id",
         )
@@ -487,6 +489,7 @@ impl CaseStore {
                     id: r.try_get("id")?,
                     received_at: r.try_get("received_at")?,
                     region: r.try_get("region")?,
+                    other_regions: serde_json::from_str(&r.try_get::<String, _>("other_regions")?).unwrap_or_default(),
                     dispute_type: r.try_get("t")?,
                     caller: r.try_get("caller_phone")?,
                     text: r.try_get("text")?,

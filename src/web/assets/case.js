@@ -9,7 +9,7 @@
   };
   const EVENT_KINDS = {
     created: '受理登记', assigned: '分派', status: '状态变更', confirmed: '确认标签', corrected: '更正标签',
-    note: '备注', overdue: '超期', reassigned: '改派', unmasked: '查看完整号码', labels: '标签', outcome: '调解结果', follow_up: '回访',
+    note: '备注', overdue: '超期', reassigned: '改派', unmasked: '查看完整号码', labels: '标签', outcome: '调解结果', follow_up: '回访', cross_region: '跨区域知会',
   };
   const DETAIL_KEYS = {
     from: '原', to: '新', note: '说明', text: '内容', type: '类型', risk: '风险', tier: '层级',
@@ -19,7 +19,7 @@
     escalated_to: '升级至', by: '操作人', actor: '操作人', hours: '小时', overdue_hours: '超期小时',
     from_mediator: '原调解员', to_mediator: '新调解员', previous: '原', field: '标签', probability: '概率',
     predicted: '模型预测', value: '确认为', status_before: '原状态', escalate_to: '提醒', role: '角色',
-    result: '结果', satisfaction: '满意度', criminal: '民转刑',
+    result: '结果', satisfaction: '满意度', criminal: '民转刑', regions: '地区', coordinated_by: '协调层级', mediators: '调解员',
   };
   const RESULT_NAMES = { written: '书面协议', oral: '口头协议', failed: '调解失败', escalated: '上报上级' };
   const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
@@ -160,6 +160,7 @@
       row('来电人', txt(c.caller_name)) +
       row('来电号码', txt(c.caller_phone) + (c.masked ? ' <span class="muted small">（已脱敏）</span>' : '')) +
       row('属地', txt(c.region)) +
+      ((c.other_regions && c.other_regions.length) ? row('跨区域', txt(c.other_regions.join('、'))) : '') +
       row('地址', txt(c.address)) +
       row('纠纷类型', esc(c.type_name || FQ.typeName(c.type)) + (c.confirmed_type ? ' <span class="muted small">已确认</span>' : '')) +
       row('风险等级', FQ.riskBadge(c.risk) + (c.confirmed_risk ? ' <span class="muted small">已确认</span>' : '')) +

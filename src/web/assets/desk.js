@@ -57,6 +57,8 @@
     const body = { text: el.text.value };
     const opt = { region: el.region.value.trim(), phone: el.phone.value.trim(), address: el.address.value.trim() };
     for (const k of Object.keys(opt)) if (opt[k]) body[k] = opt[k];
+    const others = $('#other-regions').value.split(/[;；]/).map((r) => r.trim()).filter(Boolean);
+    if (others.length) body.other_regions = others;
     return body;
   }
 
@@ -324,6 +326,7 @@
     el.text.value = '';
     el.phone.value = '';
     el.address.value = '';
+    $('#other-regions').value = '';
     el.callerName.value = '';
     el.region.value = (state.me && state.me.region) || '';
     state.touchedType = false;
