@@ -742,6 +742,10 @@ async fn outcomes_become_star_suggestions_that_an_admin_confirms_and_subsidies()
     assert_eq!(status, StatusCode::OK);
     let (_, roster) = app.call("GET", "/api/mediators", Some(&admin), None).await;
     assert_eq!(roster["mediators"].as_array().unwrap().iter().find(|m| m["id"] == "v-fengyuan-2").unwrap()["stars"], 3, "a rejection changes nothing");
+    // A second grade for an overlapping period is refused.
+    let month = format!("{}-{:02}", &period[..4], (period[5..].parse::<u32>().unwrap() - 1) * 3 + 1);
+    let (status, v) = app.call("POST", &format!("/api/mediators/{mediator}/stars"), Some(&admin), Some(json!({"decision": "confirm", "stars": 4, "period": month}))).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("overlapping_period")), "{v}");
     let (status, _) = app.call("POST", "/api/mediators/nobody/stars", Some(&admin), Some(json!({"decision": "confirm", "stars": 3, "period": period}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.call("POST", &format!("/api/mediators/{mediator}/stars"), Some(&admin), Some(json!({"decision": "maybe", "stars": 3, "period": period}))).await;

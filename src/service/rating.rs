@@ -256,7 +256,23 @@ impl Service {
             return Err(ServiceError::invalid("invalid_stars", format!("stars must be 1 to 5, not {stars}"), "send the suggested grade"));
         }
         let note = check_note(note)?;
-        let (_, _, _, _) = period_bounds(period, self.sla.utc_offset_hours)?;
+        let (from, to, _, _) = period_bounds(period, self.sla.utc_offset_hours)?;
+        // One confirmed grade per mediator for any stretch of time: a period that overlaps one
+        // already confirmed (2026-08 inside 2026Q3, or 2026Q3 twice) is refused.
+        if confirm {
+            for e in self.store.mediator_events(Some(mediator_id)).await?.iter().filter(|e| e.kind == "stars_confirmed") {
+                let Some(earlier) = e.detail["period"].as_str() else { continue };
+                if let Some((a, b)) = rating::parse_period(earlier) {
+                    if a < to && from < b {
+                        return Err(ServiceError::Conflict {
+                            code: "overlapping_period",
+                            message: format!("{mediator_id} already has a grade confirmed for {earlier}, which overlaps {}", period.trim()),
+                            hint: "grade each mediator once per period; choose a period that does not overlap".into(),
+                        });
+                    }
+                }
+            }
+        }
         let detail = serde_json::json!({"period": period.trim(), "suggested": stars, "note": note});
         match self.store.star_decision(mediator_id, confirm, stars, &detail, &p.name).await {
             Err(crate::store::StoreError::NoMediator(m)) => return Err(ServiceError::NotFound(format!("mediator `{m}` is not on the roster"))),
