@@ -62,6 +62,12 @@ pub struct EvalArgs {
     /// over 2 to N days ending on the day).
     #[arg(long, default_value_t = 1)]
     pub windows: usize,
+    /// Share of alpha spent on the windows of 2 or more days.
+    #[arg(long)]
+    pub window_share: Option<f64>,
+    /// A window only counts while the day's own mid-p value is at most this.
+    #[arg(long)]
+    pub window_today_p: Option<f64>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -125,6 +131,18 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
         bail!("--windows must be between 1 and {} (the days between a baseline and the day tested)", settings.guard);
     }
     settings.windows = args.windows;
+    if let Some(v) = args.window_share {
+        if !(v > 0.0 && v < 1.0) {
+            bail!("--window-share must be between 0 and 1");
+        }
+        settings.window_share = v;
+    }
+    if let Some(v) = args.window_today_p {
+        if !(v > 0.0 && v <= 1.0) {
+            bail!("--window-today-p must be above 0 and at most 1");
+        }
+        settings.window_today_p = v;
+    }
     let methods = match args.method.as_str() {
         "fengqiao" => vec![Method::Fengqiao(settings)],
         "noufaily" => vec![Method::Noufaily],

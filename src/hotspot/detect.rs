@@ -9,7 +9,7 @@
 //! Statutory holidays and the backlog days after them are two more terms (see [`super::calendar`]).
 //! Test: the mid-p value of today's count under that distribution, and, when `windows` > 1, of the
 //! sums over every window of 2 to `windows` days ending today (a slow ramp that no single day
-//! shows), combined by a weighted Bonferroni rule that keeps half of `alpha` for today alone; an
+//! shows), combined by a weighted Bonferroni rule that keeps 70% of `alpha` for today alone; an
 //! alarm when the combined p-value is at most `alpha` and the count tested has at least
 //! `min_count` cases.
 
@@ -39,13 +39,19 @@ pub struct Settings {
     /// Longest window of the cumulative test (1: today alone). At most `guard`, so no window
     /// reaches into the fitted history.
     pub windows: usize,
+    /// Share of `alpha` spent on the windows of 2 or more days (the rest on today alone).
+    pub window_share: f64,
+    /// A window only counts while today's own mid-p value is at most this: today must be part
+    /// of the rise, so a window does not keep alarming on the tail of one that has ended.
+    pub window_today_p: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         // alpha was calibrated on a simulated set other than the benchmark's (seed 1) to a
-        // false-alarm rate just under 1% per cell-day; see BENCHMARKS.md.
-        Settings { history: 730, guard: 14, alpha: 0.0074, min_count: 1, reweight_above: 2.58, min_history: 28, windows: 1 }
+        // false-alarm rate just under 1% per cell-day, and the windows' share and today's
+        // condition chosen on the same set; see BENCHMARKS.md.
+        Settings { history: 730, guard: 14, alpha: 0.0074, min_count: 1, reweight_above: 2.58, min_history: 28, windows: 1, window_share: 0.3, window_today_p: 0.1 }
     }
 }
 
@@ -335,9 +341,10 @@ pub fn expect(series: &Series<'_>, t: usize, baseline: &Baseline) -> (f64, f64) 
 
 /// Tests day `t` against a baseline: today alone, and when `settings.windows` > 1 the sums over
 /// the windows of 2 to `windows` days ending today. The windows only count while today itself is
-/// above what is expected, so a window does not keep alarming after a rise has ended. The
-/// combined p-value is min(2·p₁, 2(W−1)·min p_L): a weighted Bonferroni rule, valid however the
-/// overlapping windows are correlated, that halves today's own level and splits the other half.
+/// clearly up (its own mid-p at most `window_today_p`), so a window does not keep alarming on the
+/// tail of a rise that has ended. The combined p-value is min(p₁/(1−s), (W−1)/s·min p_L) with s
+/// the windows' share: a weighted Bonferroni rule, valid however the overlapping windows are
+/// correlated.
 pub fn decide(series: &Series<'_>, t: usize, baseline: &Baseline, settings: &Settings) -> Decision {
     let (expected, variance) = expect(series, t, baseline);
     let observed = series.counts[t];
@@ -346,9 +353,10 @@ pub fn decide(series: &Series<'_>, t: usize, baseline: &Baseline, settings: &Set
     let mut best = (1usize, observed, expected, p);
     let mut combined = p;
     if windows > 1 {
-        combined = (2.0 * p).min(1.0);
-        let weight = 2.0 * (windows - 1) as f64;
-        if observed as f64 > expected {
+        let share = settings.window_share.clamp(1e-6, 1.0 - 1e-6);
+        combined = (p / (1.0 - share)).min(1.0);
+        let weight = (windows - 1) as f64 / share;
+        if observed as f64 > expected && p <= settings.window_today_p {
             let (mut s, mut e, mut v) = (observed as f64, expected, variance);
             for l in 2..=windows {
                 let d = t + 1 - l;
