@@ -119,12 +119,14 @@ async fn an_operator_saves_a_complaint_in_the_browser_and_a_supervisor_finds_it(
     let data = tempfile::tempdir().unwrap();
     let operator = add_user(data.path(), "接线员小王", "operator");
     let supervisor = add_user(data.path(), "督办老李", "supervisor");
-    let mut server = fengqiao(data.path()).args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut server = fengqiao(data.path()).args(["serve", "--addr", "127.0.0.1:0"]).env("RUST_LOG", "info,tantivy=warn,sqlx=warn").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).map(|a| format!("http://{a}")).unwrap_or_else(|| panic!("no address in {line:?}"));
     let server_pid = server.id();
+    // Drain the server's log as it comes, so a full pipe never blocks it.
     let stderr = server.stderr.take().unwrap();
+    let log_reader = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
     let server = Killed(server);
 
     let port = free_port();
@@ -176,7 +178,10 @@ async fn an_operator_saves_a_complaint_in_the_browser_and_a_supervisor_finds_it(
     assert!(status.success());
     let mut server = server;
     let exit = server.0.wait().unwrap();
-    let log: String = BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let log: String = log_reader.join().unwrap();
     assert!(exit.success(), "serve exited with {exit}: {log}");
     assert!(log.contains("stopped"), "{log}");
+    // Regression: serve's JSON logs were silenced by the binary's default subscriber.
+    assert!(log.lines().any(|l| l.starts_with('{') && l.contains("hotspot batch scheduled")), "serve logs JSON at info level, with the nightly schedule: {log}");
+    assert!(log.contains("x-request-id") || log.contains("request_id"), "requests are logged with their id: {log}");
 }

@@ -192,8 +192,10 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
-        }))
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        })
+        // One line per request at info level, with its status and latency.
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::x_request_id(ids))
         .with_state(state)
 }
