@@ -25,9 +25,14 @@ pub enum DayKind {
     MakeUp,
 }
 
-/// Days counted from 1970-01-01.
-fn day_number(d: NaiveDate) -> i64 {
+/// Days counted from 1970-01-01: the day numbers the hotspot batch counts in.
+pub fn day_number(d: NaiveDate) -> i64 {
     d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")).num_days()
+}
+
+/// The date of a day number.
+pub fn date_of(day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + chrono::Duration::days(day)
 }
 
 /// A parsed holiday calendar.
@@ -125,7 +130,7 @@ impl Calendar {
 
     /// Whether the calendar covers the year of `day` (a day number).
     pub fn covers(&self, day: i64) -> bool {
-        let year = chrono::Datelike::year(&(NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + chrono::Duration::days(day)));
+        let year = chrono::Datelike::year(&date_of(day));
         self.years.is_some_and(|(lo, hi)| year >= lo && year <= hi)
     }
 }

@@ -6,7 +6,6 @@
 
 use std::fmt::Write;
 
-use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::callers::RepeatCaller;
@@ -94,10 +93,7 @@ pub struct NightReport {
     pub scope: Option<String>,
 }
 
-/// The date of a day number.
-pub fn date_of(day: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + Duration::days(day)
-}
+pub use super::calendar::date_of;
 
 fn cell_name(region: &str, dispute_type: Option<&str>) -> String {
     format!("{}·{}", region, dispute_type.map(crate::triage::type_name).unwrap_or("全部类型"))

@@ -349,10 +349,6 @@ pub struct Service {
     star_rules: crate::rating::StarRules,
 }
 
-fn days_from_epoch(d: NaiveDate) -> i64 {
-    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")).num_days()
-}
-
 /// A case built from a triage result. The stored text is the complaint as submitted; personal
 /// data in it is masked when a case is shown to a role that may not see it.
 pub fn new_case(t: &Triage, text: &str, external_id: Option<String>, received_at: DateTime<Utc>, channel: &str, caller_name: Option<&str>) -> NewCase {
@@ -910,7 +906,7 @@ impl Service {
         let first = today - chrono::Duration::days(days - 1);
         let from = first.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - offset;
         let counts = self.store.day_counts(scope.as_deref(), from, now + chrono::Duration::days(1), self.sla.utc_offset_hours).await?;
-        let first_day = days_from_epoch(first);
+        let first_day = crate::hotspot::calendar::day_number(first);
         let mut by_type: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let mut by_risk: BTreeMap<String, Vec<i64>> = RiskLevel::ALL.iter().map(|r| (r.code().to_string(), vec![0; days as usize])).collect();
         for c in counts {

@@ -36,10 +36,7 @@ pub struct NightOptions {
     pub report_dir: Option<PathBuf>,
 }
 
-/// Day number (days since 1970-01-01) of a date.
-pub fn day_number(d: NaiveDate) -> i64 {
-    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")).num_days()
-}
+pub use crate::hotspot::calendar::day_number;
 
 /// The report files of a day in `dir`.
 pub fn report_paths(dir: &Path, day: &str) -> (PathBuf, PathBuf) {
